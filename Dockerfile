@@ -1,0 +1,66 @@
+# x402-facilitator image: one image, three roles. The mode is the argument:
+#   docker run IMAGE migrate   apply migrations/ to DATABASE_URL, then exit
+#   docker run IMAGE api       HTTP API only (never holds the relayer key)
+#   docker run IMAGE worker    settlement worker only (the one process given the relayer key)
+#   docker run IMAGE           "all": api + worker in one process, for small installs
+# Targets: `runtime` (default, last stage) and `devnet` (keeps devDependencies: `npm run devnet`).
+# No HEALTHCHECK here: worker and migrate serve no HTTP, so docker-compose.yml declares the
+# /healthz probe on the api service only.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS base
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+# ---- deps: every dependency, dev included (tsc, and the devnet target) -------------------
+# Install scripts stay off (--ignore-scripts), as on the project's machines: the native module
+# used (secp256k1) loads a bundled prebuild at run time, so no compiler is needed anywhere.
+# The lockfile may lack other platforms' optional packages (it is written where the registry has
+# only some of them); `npm ci` rejects such a lockfile, so fall back to `npm install --no-save`,
+# which installs the same locked versions without rewriting package-lock.json.
+FROM base AS deps
+COPY package.json package-lock.json .npmrc* ./
+RUN npm ci --ignore-scripts \
+    || { echo "npm ci refused the lockfile; installing the locked tree with npm install --no-save" >&2; \
+         npm install --no-save --ignore-scripts; } \
+    && npm cache clean --force
+
+# ---- build: compile src/ to dist/ --------------------------------------------------------
+FROM deps AS build
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- devnet: try-it-now image (anvil + USDC + api + worker), keeps devDependencies ----------
+# anvil comes from @foundry-rs/anvil-linux-amd64: this target is for linux/amd64 only.
+FROM build AS devnet
+COPY --chown=node:node . .
+RUN chown node:node /app
+USER node
+ENV NODE_ENV=development
+EXPOSE 4021 8545
+CMD ["npm", "run", "devnet"]
+
+# ---- prod-deps: runtime dependencies only -------------------------------------------------
+FROM deps AS prod-deps
+RUN npm prune --omit=dev --ignore-scripts && npm cache clean --force
+
+# ---- runtime ------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    PORT=4021 \
+    HOST=0.0.0.0
+WORKDIR /app
+# Owned by root, run as `node` (uid 1000): the process cannot rewrite its own code.
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+# `migrate` resolves ../../migrations from dist/db/, i.e. /app/migrations.
+COPY migrations ./migrations
+USER node
+EXPOSE 4021
+ENTRYPOINT ["node", "dist/main.js"]
+CMD ["all"]

@@ -1,0 +1,52 @@
+// buildApp wires routes onto a Fastify instance and never listens, so tests can inject
+// dependencies and requests. main.ts owns listening and shutdown.
+import Fastify, { type FastifyInstance } from "fastify";
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { EnabledNetwork } from "./config/config.js";
+import { createKeyRing, requireKey } from "./http/auth.js";
+import { installErrorHandler } from "./http/error-handler.js";
+import { healthRoute, type ReadinessCheck } from "./http/routes/health.js";
+import { supportedRoute } from "./http/routes/supported.js";
+import { verifyRoute } from "./http/routes/verify.js";
+import type { Verifier } from "./verify/verifier.js";
+
+/** Large enough for any real payment (a wrapped smart-wallet signature included), small enough to shrug off floods. */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+export interface AppDeps {
+  logger: Logger;
+  networks: readonly EnabledNetwork[];
+  verifier: Verifier;
+  apiKeys: readonly string[];
+  relayerAddresses(): Promise<string[]>;
+  readiness: Record<string, ReadinessCheck>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    disableRequestLogging: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  }) as unknown as FastifyInstance;
+  installErrorHandler(app);
+  app.addHook("onResponse", async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+  });
+
+  const auth = deps.apiKeys.length ? requireKey(createKeyRing(deps.apiKeys), "x402-facilitator") : undefined;
+  await app.register(verifyRoute, { verifier: deps.verifier, auth });
+  await app.register(supportedRoute, { networks: deps.networks, relayerAddresses: deps.relayerAddresses });
+  await app.register(healthRoute, { readiness: deps.readiness });
+  return app;
+}

@@ -1,0 +1,162 @@
+// The only reader of process.env: every variable is validated once at start, and a bad one
+// stops the process with a single line naming it.
+import { readFileSync } from "node:fs";
+import { getAddress, isAddress, type Address } from "viem";
+import { z } from "zod";
+import { BUILTIN_NETWORKS, envSuffix, type NetworkDefinition } from "./networks.js";
+
+export interface EnabledNetwork extends NetworkDefinition {
+  caip2: `eip155:${number}`;
+  rpcUrls: string[];
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  redisUrl: string;
+  networks: EnabledNetwork[];
+  apiKeys: string[];
+  adminApiKey?: string;
+  settleWaitMs: number;
+  logLevel: string;
+  /** Relayer addresses announced in /supported; without it they are read from the ledger. */
+  relayerAddresses: Address[];
+  /** Loaded only by the worker (see loadRelayerKeys): the api never holds them. */
+  relayerKeySource: { inline?: string; file?: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`${variable}: ${detail}`);
+    this.name = "ConfigError";
+  }
+}
+
+const address = z.string().refine((s) => isAddress(s, { strict: false }), "not an address").transform((s) => getAddress(s));
+const url = z.string().refine((s) => /^(https?|wss?):\/\/[^\s]+$/.test(s), "not an http(s) or ws(s) URL");
+const urlList = z.string().transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean)).pipe(z.array(url).min(1));
+const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+
+const assetSchema = z.strictObject({
+  address,
+  name: z.string().min(1),
+  version: z.string().min(1),
+  decimals: z.number().int().min(0).max(36),
+  symbol: z.string().min(1).default("TOKEN"),
+});
+
+const networksFileSchema = z.strictObject({
+  networks: z.array(
+    z.strictObject({
+      name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lowercase letters, digits and dashes"),
+      chainId: z.number().int().positive(),
+      v1: z.boolean().optional(),
+      rpcUrls: z.array(url).optional(),
+      assets: z.array(assetSchema).optional(),
+      confirmations: z.number().int().min(0).max(1000).optional(),
+      eip6492Factories: z.array(address).optional(),
+    }),
+  ),
+});
+
+const baseSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4021),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL"),
+  API_KEYS: z.string().optional(),
+  ADMIN_API_KEY: z.string().min(16, "at least 16 characters").optional(),
+  SETTLE_WAIT_MS: z.coerce.number().int().min(0).max(85_000).default(25_000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  RELAYER_ADDRESSES: z.string().optional(),
+  NETWORKS_FILE: z.string().optional(),
+});
+
+function firstIssue(error: z.ZodError): { path: string; message: string } {
+  const issue = error.issues[0]!;
+  return { path: issue.path.join("."), message: issue.message };
+}
+
+function loadNetworksFile(path: string): z.infer<typeof networksFileSchema>["networks"] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ConfigError("NETWORKS_FILE", `cannot read ${path} as JSON (${(err as Error).message})`);
+  }
+  const parsed = networksFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const { path: at, message } = firstIssue(parsed.error);
+    throw new ConfigError("NETWORKS_FILE", `${at}: ${message}`);
+  }
+  return parsed.data.networks;
+}
+
+/** Built-ins overlaid with NETWORKS_FILE entries (matched by name), then filtered to those with RPC URLs. */
+function resolveNetworks(env: Record<string, string | undefined>, file?: string): EnabledNetwork[] {
+  const byName = new Map<string, NetworkDefinition & { rpcUrls?: string[] }>(BUILTIN_NETWORKS.map((n) => [n.name, { ...n }]));
+  for (const entry of file ? loadNetworksFile(file) : []) {
+    const base = byName.get(entry.name);
+    if (base && base.chainId !== entry.chainId) {
+      throw new ConfigError("NETWORKS_FILE", `network ${entry.name} has chain id ${base.chainId}, not ${entry.chainId}`);
+    }
+    byName.set(entry.name, {
+      v1: entry.v1 ?? base?.v1 ?? false,
+      assets: entry.assets ?? base?.assets ?? [],
+      confirmations: entry.confirmations ?? base?.confirmations ?? 1,
+      eip6492Factories: entry.eip6492Factories ?? base?.eip6492Factories ?? [],
+      name: entry.name,
+      chainId: entry.chainId,
+      rpcUrls: entry.rpcUrls,
+    });
+  }
+  const suffixes = new Map([...byName.keys()].map((name) => [envSuffix(name), name]));
+  for (const key of Object.keys(env)) {
+    if (key.startsWith("RPC_URL_") && env[key] && !suffixes.has(key.slice(8))) {
+      throw new ConfigError(key, `no network named ${key.slice(8).toLowerCase().replace(/_/g, "-")} (built-in or in NETWORKS_FILE)`);
+    }
+  }
+  const enabled: EnabledNetwork[] = [];
+  const chainIds = new Set<number>();
+  for (const net of byName.values()) {
+    const variable = `RPC_URL_${envSuffix(net.name)}`;
+    let rpcUrls = net.rpcUrls;
+    if (env[variable]) {
+      const parsed = urlList.safeParse(env[variable]);
+      if (!parsed.success) throw new ConfigError(variable, firstIssue(parsed.error).message);
+      rpcUrls = parsed.data;
+    }
+    if (!rpcUrls?.length) continue;
+    if (chainIds.has(net.chainId)) throw new ConfigError(variable, `chain id ${net.chainId} is enabled twice`);
+    chainIds.add(net.chainId);
+    enabled.push({ ...net, rpcUrls, caip2: `eip155:${net.chainId}` });
+  }
+  return enabled;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = baseSchema.safeParse(env);
+  if (!parsed.success) {
+    const { path, message } = firstIssue(parsed.error);
+    throw new ConfigError(path, env[path] === undefined ? "is required" : message);
+  }
+  const e = parsed.data;
+  const relayerAddresses = list(e.RELAYER_ADDRESSES).map((a) => {
+    if (!isAddress(a, { strict: false })) throw new ConfigError("RELAYER_ADDRESSES", `${a} is not an address`);
+    return getAddress(a);
+  });
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    networks: resolveNetworks(env, e.NETWORKS_FILE),
+    apiKeys: list(e.API_KEYS),
+    adminApiKey: e.ADMIN_API_KEY,
+    settleWaitMs: e.SETTLE_WAIT_MS,
+    logLevel: e.LOG_LEVEL,
+    relayerAddresses,
+    relayerKeySource: { inline: env.RELAYER_PRIVATE_KEY, file: env.RELAYER_PRIVATE_KEY_FILE },
+  });
+}

@@ -1,0 +1,47 @@
+// Reads and writes of the settlement ledger. A database that cannot be reached surfaces as
+// DatabaseUnavailableError (HTTP 503), never as a verdict.
+import { and, eq, sql as dsql } from "drizzle-orm";
+import { DatabaseUnavailableError } from "../errors.js";
+import type { AuthorizationKey } from "../verify/intent.js";
+import type { Db } from "./client.js";
+import { relayerNonces, settlements } from "./schema.js";
+
+export async function guardDb<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // SQLSTATE classes 08 (connection) and 57P (shutdown), and socket-level failures.
+    if (code && (/^08|^57P/.test(code) || ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "EHOSTUNREACH", "ENOTFOUND"].includes(code))) {
+      throw new DatabaseUnavailableError(`${what}: database unavailable (${code})`, err);
+    }
+    throw err;
+  }
+}
+
+export function createLedger(db: Db) {
+  return {
+    async isClaimed(key: AuthorizationKey): Promise<boolean> {
+      const rows = await guardDb("ledger lookup", () =>
+        db
+          .select({ id: settlements.id })
+          .from(settlements)
+          .where(and(eq(settlements.chainId, key.chainId), eq(settlements.asset, key.asset), eq(settlements.payer, key.payer), eq(settlements.nonce, key.nonce)))
+          .limit(1),
+      );
+      return rows.length > 0;
+    },
+
+    /** Relayer addresses the worker registered, for /supported when none are configured. */
+    async relayerAddresses(): Promise<string[]> {
+      const rows = await guardDb("relayer lookup", () => db.selectDistinct({ address: relayerNonces.address }).from(relayerNonces).orderBy(relayerNonces.address));
+      return rows.map((r) => r.address);
+    },
+
+    async ping(): Promise<void> {
+      await db.execute(dsql`select 1`);
+    },
+  };
+}
+
+export type Ledger = ReturnType<typeof createLedger>;

@@ -1,0 +1,81 @@
+// Drizzle view of the tables created by migrations/*.sql (the SQL files are the source of truth).
+import { bigint, bigserial, integer, jsonb, numeric, pgTable, primaryKey, smallint, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
+
+export const SETTLEMENT_STATES = [
+  "received", "queued", "signed", "submitted", "mined", "confirmed",
+  "failed", "rejected", "expired", "canceled", "needs_review",
+] as const;
+export type SettlementState = (typeof SETTLEMENT_STATES)[number];
+export const TERMINAL_STATES: ReadonlySet<SettlementState> = new Set(["confirmed", "failed", "rejected", "expired", "canceled"]);
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const settlements = pgTable(
+  "settlements",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    chainId: integer("chain_id").notNull(),
+    asset: text("asset").notNull(),
+    payer: text("payer").notNull(),
+    nonce: text("nonce").notNull(),
+    payTo: text("pay_to").notNull(),
+    value: numeric("value", { precision: 78, scale: 0 }).notNull(),
+    validAfter: numeric("valid_after", { precision: 78, scale: 0 }).notNull(),
+    validBefore: numeric("valid_before", { precision: 78, scale: 0 }).notNull(),
+    signature: text("signature").notNull(),
+    payloadSha256: text("payload_sha256").notNull(),
+    x402Version: smallint("x402_version").notNull(),
+    requestNetwork: text("request_network").notNull(),
+    apiKeyId: text("api_key_id"),
+    state: text("state").$type<SettlementState>().notNull().default("received"),
+    version: integer("version").notNull().default(0),
+    relayerAddress: text("relayer_address"),
+    relayerNonce: bigint("relayer_nonce", { mode: "bigint" }),
+    settledTx: text("settled_tx"),
+    blockNumber: bigint("block_number", { mode: "bigint" }),
+    blockHash: text("block_hash"),
+    settledBy: text("settled_by").$type<"self" | "external">(),
+    errorReason: text("error_reason"),
+    errorMessage: text("error_message"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [unique("settlements_authorization_key").on(t.chainId, t.asset, t.payer, t.nonce)],
+);
+
+export const settlementTxs = pgTable("settlement_txs", {
+  hash: text("hash").primaryKey(),
+  settlementId: uuid("settlement_id").notNull(),
+  chainId: integer("chain_id").notNull(),
+  relayerAddress: text("relayer_address").notNull(),
+  relayerNonce: bigint("relayer_nonce", { mode: "bigint" }).notNull(),
+  rawTx: text("raw_tx").notNull(),
+  maxFeePerGas: numeric("max_fee_per_gas", { precision: 78, scale: 0 }).notNull(),
+  maxPriorityFeePerGas: numeric("max_priority_fee_per_gas", { precision: 78, scale: 0 }).notNull(),
+  gasLimit: numeric("gas_limit", { precision: 78, scale: 0 }).notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export const settlementEvents = pgTable("settlement_events", {
+  id: bigserial("id", { mode: "bigint" }).primaryKey(),
+  settlementId: uuid("settlement_id").notNull(),
+  fromState: text("from_state"),
+  toState: text("to_state").notNull(),
+  version: integer("version").notNull(),
+  txHash: text("tx_hash"),
+  detail: jsonb("detail"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export const relayerNonces = pgTable(
+  "relayer_nonces",
+  {
+    chainId: integer("chain_id").notNull(),
+    address: text("address").notNull(),
+    nextNonce: bigint("next_nonce", { mode: "bigint" }).notNull(),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: ts("lease_expires_at"),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.chainId, t.address] })],
+);

@@ -1,0 +1,131 @@
+// The chain reads behind a verify, issued together so the batching transport sends them in one
+// round trip. A revert is an answer (the payment is invalid); any other failure means the chain
+// could not be asked, and throws RpcUnavailableError so nobody mistakes it for a verdict.
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  decodeFunctionResult,
+  encodeFunctionData,
+  ExecutionRevertedError,
+  parseAbi,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from "viem";
+import { RpcUnavailableError } from "../errors.js";
+import type { Authorization } from "../x402/wire.js";
+import { erc1271Abi, ERC1271_MAGIC, fiatTokenAbi } from "./fiat-token-abi.js";
+import type { ClassifiedSignature } from "./signature.js";
+
+export const MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11" as const;
+const multicallAbi = parseAbi([
+  "struct Call { address target; bytes callData; }",
+  "struct Result { bool success; bytes returnData; }",
+  "function tryAggregate(bool requireSuccess, Call[] calls) returns (Result[])",
+]);
+
+export function isRevert(err: unknown): boolean {
+  if (!(err instanceof BaseError)) return false;
+  return !!err.walk((e) => e instanceof ExecutionRevertedError || e instanceof ContractFunctionRevertedError);
+}
+
+export function revertMessage(err: unknown): string {
+  return err instanceof BaseError ? err.shortMessage : String(err);
+}
+
+/** Calldata of the exact transferWithAuthorization the relayer would send. */
+export function transferCalldata(auth: Authorization, signature: Hex): Hex {
+  const args = [auth.from, auth.to, BigInt(auth.value), BigInt(auth.validAfter), BigInt(auth.validBefore), auth.nonce] as const;
+  if (signature.length === 132) {
+    const v = parseInt(signature.slice(130, 132), 16);
+    return encodeFunctionData({
+      abi: fiatTokenAbi,
+      functionName: "transferWithAuthorization",
+      args: [...args, v, `0x${signature.slice(2, 66)}`, `0x${signature.slice(66, 130)}`],
+    });
+  }
+  return encodeFunctionData({ abi: fiatTokenAbi, functionName: "transferWithAuthorization", args: [...args, signature] });
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
+
+async function attempt<T>(what: string, run: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (err) {
+    if (isRevert(err)) return { ok: false, message: revertMessage(err) };
+    throw new RpcUnavailableError(`${what}: ${revertMessage(err)}`, err);
+  }
+}
+
+export interface PaymentChainState {
+  payerHasCode: boolean;
+  assetHasCode: boolean;
+  simulation: Outcome<true>;
+  /** undefined when balanceOf reverted */
+  balance?: bigint;
+  /** undefined when authorizationState reverted (the token lacks EIP-3009) */
+  authorizationUsed?: boolean;
+}
+
+export interface ReadPaymentStateParams {
+  asset: Address;
+  auth: Authorization;
+  signature: ClassifiedSignature;
+  /** Skip eth_getCode(asset) when an earlier read already saw code there. */
+  assetKnownDeployed: boolean;
+  blockTag?: "latest" | "pending";
+}
+
+export async function readPaymentState(client: PublicClient, p: ReadPaymentStateParams): Promise<PaymentChainState> {
+  const { asset, auth, signature, blockTag = "latest" } = p;
+  const call = (to: Address, data: Hex) => client.call({ to, data, blockTag }).then((r) => r.data ?? "0x");
+  const simulate = async (): Promise<true> => {
+    const transfer = transferCalldata(auth, signature.inner);
+    if (!signature.deployment) {
+      await call(asset, transfer);
+      return true;
+    }
+    // Counterfactual wallet: deploy and transfer in one simulated call, as settle will.
+    const data = encodeFunctionData({
+      abi: multicallAbi,
+      functionName: "tryAggregate",
+      args: [false, [{ target: signature.deployment.factory, callData: signature.deployment.calldata }, { target: asset, callData: transfer }]],
+    });
+    const results = decodeFunctionResult({ abi: multicallAbi, functionName: "tryAggregate", data: await call(MULTICALL3, data) });
+    if (!results[1]?.success) throw new ContractFunctionRevertedError({ abi: fiatTokenAbi, functionName: "transferWithAuthorization" });
+    return true;
+  };
+  const read = <T>(fn: "balanceOf" | "authorizationState", args: readonly unknown[]) =>
+    call(asset, encodeFunctionData({ abi: fiatTokenAbi, functionName: fn, args } as never)).then(
+      (data) => decodeFunctionResult({ abi: fiatTokenAbi, functionName: fn, data }) as T,
+    );
+
+  const [payerCode, assetCode, simulation, balance, used] = await Promise.all([
+    attempt("getCode(payer)", () => client.getCode({ address: auth.from, blockTag })),
+    p.assetKnownDeployed ? Promise.resolve({ ok: true, value: "0x01" } as const) : attempt("getCode(asset)", () => client.getCode({ address: asset, blockTag })),
+    attempt("simulate transferWithAuthorization", simulate),
+    attempt("balanceOf", () => read<bigint>("balanceOf", [auth.from])),
+    attempt("authorizationState", () => read<boolean>("authorizationState", [auth.from, auth.nonce])),
+  ]);
+  return {
+    payerHasCode: payerCode.ok && !!payerCode.value && payerCode.value !== "0x",
+    assetHasCode: assetCode.ok && !!assetCode.value && assetCode.value !== "0x",
+    simulation,
+    balance: balance.ok ? balance.value : undefined,
+    authorizationUsed: used.ok ? used.value : undefined,
+  };
+}
+
+export async function readPayerCode(client: PublicClient, payer: Address): Promise<boolean> {
+  const code = await attempt("getCode(payer)", () => client.getCode({ address: payer }));
+  return code.ok && !!code.value && code.value !== "0x";
+}
+
+/** Strict ERC-1271, as FiatToken's SignatureChecker does it: no ECDSA fallback for contracts. */
+export async function isValidErc1271(client: PublicClient, wallet: Address, digest: Hex, signature: Hex): Promise<boolean> {
+  const data = encodeFunctionData({ abi: erc1271Abi, functionName: "isValidSignature", args: [digest, signature] });
+  const out = await attempt("isValidSignature", () => client.call({ to: wallet, data }).then((r) => r.data ?? "0x"));
+  // SignatureChecker compares the whole first return word with the selector, zero-padded.
+  return out.ok && out.value.slice(0, 66).toLowerCase() === ERC1271_MAGIC.padEnd(66, "0");
+}

@@ -1,0 +1,33 @@
+import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
+import type { Verifier } from "../../verify/verifier.js";
+import { Reason } from "../../x402/reasons.js";
+import { parseFacilitatorRequest } from "../../x402/wire.js";
+
+export interface VerifyRouteDeps {
+  verifier: Verifier;
+  auth?: preHandlerAsyncHookHandler;
+}
+
+export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): Promise<void> {
+  app.post("/verify", { preHandler: deps.auth }, async (req, reply) => {
+    const parsed = parseFacilitatorRequest(req.body);
+    if (!parsed.ok) {
+      // isValid/invalidReason let the official clients turn this into a 402 for the buyer.
+      return reply.code(400).send({
+        error: "invalid_request",
+        field: parsed.error.field,
+        message: `${parsed.error.field}: ${parsed.error.message}`,
+        isValid: false,
+        invalidReason: Reason.invalidPayload,
+      });
+    }
+    const out = await deps.verifier(parsed.value, { checkLedger: true });
+    req.log.info({ payer: out.payer, network: out.intent.requestNetwork, isValid: out.isValid, reason: out.invalidReason }, "verify");
+    return {
+      isValid: out.isValid,
+      ...(out.invalidReason ? { invalidReason: out.invalidReason } : {}),
+      ...(out.invalidMessage ? { invalidMessage: out.invalidMessage } : {}),
+      payer: out.payer,
+    };
+  });
+}

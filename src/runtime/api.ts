@@ -1,0 +1,68 @@
+// Composition root of the HTTP api: config in, a listening Fastify instance out.
+import type { FastifyInstance } from "fastify";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { buildApp } from "../app.js";
+import type { Config } from "../config/config.js";
+import { connectDatabase } from "../db/client.js";
+import { createLedger } from "../db/ledger.js";
+import { createVerifier } from "../verify/verifier.js";
+import { assertChainIds, createChains } from "./chains.js";
+
+export interface Api {
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export interface RunningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Everything the api needs, built and checked, but not listening. */
+export async function createApi(config: Config, logger: Logger): Promise<Api> {
+  await assertChainIds(config.networks);
+  const database = connectDatabase(config.databaseUrl);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  redis.on("error", (err) => logger.warn({ err }, "redis connection error"));
+  await redis.connect().catch((err) => logger.warn({ err }, "redis not reachable at start"));
+  const ledger = createLedger(database.db);
+  const chains = createChains(config.networks);
+  const verifier = createVerifier({ networks: chains, clientFor: chains.clientFor, isClaimed: ledger.isClaimed });
+
+  const readiness: Record<string, () => Promise<void>> = {
+    postgres: ledger.ping,
+    redis: async () => {
+      if ((await redis.ping()) !== "PONG") throw new Error("unexpected PING answer");
+    },
+  };
+  for (const n of config.networks) {
+    readiness[`rpc:${n.name}`] = async () => {
+      await chains.clientFor(n.chainId).getBlockNumber({ cacheTime: 0 });
+    };
+  }
+
+  const app = await buildApp({
+    logger,
+    networks: config.networks,
+    verifier,
+    apiKeys: config.apiKeys,
+    relayerAddresses: config.relayerAddresses.length ? async () => config.relayerAddresses : ledger.relayerAddresses,
+    readiness,
+  });
+  return {
+    app,
+    async close() {
+      await app.close();
+      redis.disconnect();
+      await database.close();
+    },
+  };
+}
+
+export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
+  const api = await createApi(config, logger);
+  const url = await api.app.listen({ port: config.port, host: config.host });
+  logger.info({ url, networks: config.networks.map((n) => n.name) }, "api listening");
+  return { url, close: api.close };
+}

@@ -1,0 +1,126 @@
+// Verification of an EIP-3009 payment: local checks first (no I/O for an EOA), then one batched
+// round of chain reads. An invalid payment is returned as a value; a chain or database that
+// cannot answer throws, so an unknown outcome is never reported as valid.
+import type { PublicClient } from "viem";
+import type { AssetConfig } from "../config/networks.js";
+import { classifySignature, parseEcdsa, recoverSigner, type ClassifiedSignature } from "../evm/signature.js";
+import { isValidErc1271, readPayerCode, readPaymentState } from "../evm/payment-reads.js";
+import { toHex, transferAuthorizationDigest } from "../evm/typed-data.js";
+import { Reason, type ReasonCode } from "../x402/reasons.js";
+import type { FacilitatorRequest } from "../x402/wire.js";
+import * as check from "./checks.js";
+import { authorizationKey, toIntent, type AuthorizationKey, type NetworkLookup, type PaymentIntent } from "./intent.js";
+
+export interface VerifyOutcome {
+  isValid: boolean;
+  invalidReason?: ReasonCode;
+  invalidMessage?: string;
+  payer: string;
+  intent: PaymentIntent;
+  /** Set once the network and asset are known to be allowed. */
+  asset?: AssetConfig;
+  signature?: ClassifiedSignature;
+}
+
+export interface VerifierDeps {
+  networks: NetworkLookup;
+  clientFor(chainId: number): PublicClient;
+  /** Whether the ledger already holds this authorization (answered without RPC). */
+  isClaimed(key: AuthorizationKey): Promise<boolean>;
+  nowMs?: () => number;
+}
+
+export interface VerifyOptions {
+  /** /verify refuses authorizations already in the ledger; /settle claims them itself. */
+  checkLedger: boolean;
+  blockTag?: "latest" | "pending";
+}
+
+export type Verifier = (req: FacilitatorRequest, opts: VerifyOptions) => Promise<VerifyOutcome>;
+
+export function createVerifier(deps: VerifierDeps): Verifier {
+  const nowMs = deps.nowMs ?? Date.now;
+  const deployedAssets = new Set<string>();
+
+  return async function verify(req, opts) {
+    const intent = toIntent(req, deps.networks);
+    const invalid = (invalidReason: ReasonCode, extra: Partial<VerifyOutcome> = {}): VerifyOutcome => ({
+      isValid: false,
+      invalidReason,
+      payer: intent.payer,
+      intent,
+      ...extra,
+    });
+
+    const early = check.checkScheme(intent) ?? check.checkNetwork(intent) ?? check.checkPayloadType(intent);
+    if (early) return invalid(early);
+    const network = intent.network!;
+    const asset = check.findAllowedAsset(intent);
+    if (!asset) return invalid(Reason.assetNotAllowed);
+    const auth = intent.authorization!;
+    const client = deps.clientFor(network.chainId);
+    const signature = classifySignature(intent.signature);
+
+    // Signed over the domain the client named; checkDomain below compares it with the token's.
+    const digest = transferAuthorizationDigest(
+      { name: intent.extra.name!, version: intent.extra.version!, chainId: network.chainId, verifyingContract: intent.asset },
+      auth,
+    );
+    const ecdsa = parseEcdsa(signature.inner);
+    const recovered = ecdsa ? recoverSigner(digest, ecdsa) : undefined;
+    const recoveredPayer = !!recovered && check.sameAddress(recovered, auth.from);
+    let erc1271Checked = false;
+    if (!recoveredPayer) {
+      // Not the payer's ECDSA signature: only a contract wallet (ERC-1271) or a counterfactual
+      // one (ERC-6492) can still make it valid, and only the chain can say which it is.
+      const payerHasCode = await readPayerCode(client, auth.from);
+      if (!payerHasCode && signature.deployment) {
+        const allowed = network.eip6492Factories.some((f) => check.sameAddress(f, signature.deployment!.factory));
+        if (!allowed) return invalid(Reason.factoryNotAllowed);
+        // The signature is checked by simulating deployment and transfer together.
+      } else if (!payerHasCode || !(await isValidErc1271(client, auth.from, toHex(digest), signature.inner))) {
+        return invalid(Reason.invalidSignature);
+      } else {
+        erc1271Checked = true;
+      }
+    }
+
+    const local =
+      check.checkRecipient(intent) ??
+      check.checkTimeWindow(intent, BigInt(Math.floor(nowMs() / 1000))) ??
+      check.checkAmount(intent) ??
+      check.checkDomain(intent, asset);
+    if (local) return invalid(local, { asset });
+
+    if (opts.checkLedger && (await deps.isClaimed(authorizationKey(network.chainId, intent.asset, auth)))) {
+      return invalid(Reason.nonceAlreadyUsed, { asset });
+    }
+
+    const assetKey = `${network.chainId}:${intent.asset.toLowerCase()}`;
+    const state = await readPaymentState(client, {
+      asset: intent.asset,
+      auth,
+      signature,
+      assetKnownDeployed: deployedAssets.has(assetKey),
+      blockTag: opts.blockTag,
+    });
+    if (!state.assetHasCode) return invalid(Reason.assetNotDeployed, { asset });
+    deployedAssets.add(assetKey);
+    // An address with code never validates by ECDSA on chain (ERC-7702 delegations included).
+    if (recoveredPayer && state.payerHasCode && !erc1271Checked) {
+      if (!(await isValidErc1271(client, auth.from, toHex(digest), signature.inner))) return invalid(Reason.invalidSignature, { asset });
+    }
+    if (!state.simulation.ok) {
+      return invalid(diagnoseSimulationFailure(state, BigInt(auth.value)), { asset, invalidMessage: state.simulation.message });
+    }
+    return { isValid: true, payer: intent.payer, intent, asset, signature };
+  };
+}
+
+function diagnoseSimulationFailure(state: { balance?: bigint; authorizationUsed?: boolean }, value: bigint): ReasonCode {
+  if (state.authorizationUsed === undefined) return Reason.eip3009NotSupported;
+  if (state.authorizationUsed) return Reason.nonceAlreadyUsed;
+  if (state.balance !== undefined && state.balance < value) return Reason.insufficientBalance;
+  return Reason.simulationFailed;
+}
+

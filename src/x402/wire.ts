@@ -1,0 +1,137 @@
+// Wire schemas of the facilitator API (x402 v1 and v2). Everything the facilitator reads is
+// typed strictly (exact hex lengths, canonical decimal uint256, no coercion); envelope fields it
+// only passes along (resource, description, outputSchema, extensions…) are kept loose so newer
+// clients keep working.
+import type { Address, Hex } from "viem";
+import { z } from "zod";
+
+const MAX_UINT256 = (1n << 256n) - 1n;
+/** Largest signature accepted: room for ERC-1271 and ERC-6492 wrappers, far below the body limit. */
+export const MAX_SIGNATURE_BYTES = 4096;
+
+export const uint256 = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,77})$/, "must be a canonical decimal integer string")
+  .refine((s) => BigInt(s) <= MAX_UINT256, "must be below 2^256");
+export const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
+  .transform((s) => s as Address);
+const bytes32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x-prefixed 32-byte hex")
+  .transform((s) => s as Hex);
+const signature = z
+  .string()
+  .regex(new RegExp(`^0x(?:[0-9a-fA-F]{2}){1,${MAX_SIGNATURE_BYTES}}$`), `must be 0x-prefixed hex of 1 to ${MAX_SIGNATURE_BYTES} bytes`)
+  .transform((s) => s as Hex);
+const shortString = z.string().min(1).max(128);
+
+export const authorizationSchema = z.strictObject({
+  from: address,
+  to: address,
+  value: uint256,
+  validAfter: uint256,
+  validBefore: uint256,
+  nonce: bytes32,
+});
+
+/** EIP-3009 payload; a Permit2 payload is recognised so it can be refused with a reason. */
+export const evmPayloadSchema = z.union([
+  z.strictObject({ signature, authorization: authorizationSchema }),
+  z.looseObject({ signature: z.string().max(2 + 2 * MAX_SIGNATURE_BYTES).optional(), permit2Authorization: z.looseObject({}) }),
+]);
+
+const extraSchema = z.looseObject({ name: shortString.optional(), version: shortString.optional() }).nullish();
+
+const requirementsCommon = {
+  scheme: shortString,
+  asset: address,
+  payTo: address,
+  maxTimeoutSeconds: z.number().finite().nonnegative().optional(),
+  extra: extraSchema,
+};
+
+export const requirementsV1Schema = z.looseObject({
+  ...requirementsCommon,
+  network: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a v1 network name"),
+  maxAmountRequired: uint256,
+});
+
+export const requirementsV2Schema = z.looseObject({
+  ...requirementsCommon,
+  network: z.string().regex(/^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,64}$/, "must be a CAIP-2 network id"),
+  amount: uint256,
+});
+
+export const payloadV1Schema = z.looseObject({
+  x402Version: z.literal(1),
+  scheme: shortString,
+  network: requirementsV1Schema.shape.network,
+  payload: evmPayloadSchema,
+});
+
+export const payloadV2Schema = z.looseObject({
+  x402Version: z.literal(2),
+  accepted: requirementsV2Schema,
+  payload: evmPayloadSchema,
+});
+
+/** The /verify and /settle body; the payload's own version decides which shape applies. */
+export const facilitatorRequestSchema = z.discriminatedUnion("version", [
+  z.strictObject({
+    version: z.literal(1),
+    x402Version: z.literal(1).optional(),
+    paymentPayload: payloadV1Schema,
+    paymentRequirements: requirementsV1Schema,
+  }),
+  z.strictObject({
+    version: z.literal(2),
+    x402Version: z.literal(2).optional(),
+    paymentPayload: payloadV2Schema,
+    paymentRequirements: requirementsV2Schema,
+  }),
+]);
+
+export type FacilitatorRequest = z.infer<typeof facilitatorRequestSchema>;
+export type Authorization = z.infer<typeof authorizationSchema>;
+export type RequirementsV1 = z.infer<typeof requirementsV1Schema>;
+export type RequirementsV2 = z.infer<typeof requirementsV2Schema>;
+
+export interface RequestParseError {
+  field: string;
+  message: string;
+}
+
+/**
+ * Parses a body. The version is taken from paymentPayload.x402Version (as the reference does);
+ * the top-level x402Version, when present, must agree with it.
+ */
+export function parseFacilitatorRequest(body: unknown): { ok: true; value: FacilitatorRequest } | { ok: false; error: RequestParseError } {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return { ok: false, error: { field: "(body)", message: "must be a JSON object" } };
+  }
+  const payload = (body as { paymentPayload?: unknown }).paymentPayload;
+  const version = typeof payload === "object" && payload !== null ? (payload as { x402Version?: unknown }).x402Version : undefined;
+  if (version !== 1 && version !== 2) {
+    const field = payload === undefined ? "paymentPayload" : "paymentPayload.x402Version";
+    return { ok: false, error: { field, message: payload === undefined ? "is required" : "must be 1 or 2" } };
+  }
+  const parsed = facilitatorRequestSchema.safeParse({ ...body, version });
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, error: describeIssue(parsed.error.issues[0]!, []) };
+}
+
+/** A union failure names the deepest issue of the branch that got furthest, not "Invalid input". */
+function describeIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[]): RequestParseError {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === "invalid_union" && issue.errors.length > 0) {
+    const branch = issue.errors.reduce((best, b) => (b.length && (!best.length || depth(b) > depth(best)) ? b : best), [] as z.core.$ZodIssue[]);
+    if (branch[0]) return describeIssue(branch[0], path);
+  }
+  const field = path.map(String).join(".") || "(body)";
+  const message = issue.code === "unrecognized_keys" ? `unknown field(s) ${issue.keys.join(", ")}` : issue.message;
+  return { field, message };
+}
+
+const depth = (issues: z.core.$ZodIssue[]) => Math.max(...issues.map((i) => i.path.length));
