@@ -6,15 +6,24 @@ import type { AuthorizationKey } from "../verify/intent.js";
 import type { Db } from "./client.js";
 import { relayerNonces, settlements } from "./schema.js";
 
+const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"]);
+
+/** The code of the first error in the cause chain that says the database could not be reached. */
+export function unreachableCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    // SQLSTATE classes 08 (connection) and 57P (shutdown), and socket-level failures.
+    if (typeof code === "string" && (UNREACHABLE.has(code) || /^08|^57P/.test(code))) return code;
+  }
+  return undefined;
+}
+
 export async function guardDb<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    // SQLSTATE classes 08 (connection) and 57P (shutdown), and socket-level failures.
-    if (code && (/^08|^57P/.test(code) || ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "EHOSTUNREACH", "ENOTFOUND"].includes(code))) {
-      throw new DatabaseUnavailableError(`${what}: database unavailable (${code})`, err);
-    }
+    const code = unreachableCode(err);
+    if (code) throw new DatabaseUnavailableError(`${what}: database unavailable (${code})`, err);
     throw err;
   }
 }

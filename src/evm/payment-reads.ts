@@ -53,7 +53,8 @@ async function attempt<T>(what: string, run: () => Promise<T>): Promise<Outcome<
   try {
     return { ok: true, value: await run() };
   } catch (err) {
-    if (isRevert(err)) return { ok: false, message: revertMessage(err) };
+    // Undecodable return data is the contract's answer too (e.g. no code at the address).
+    if (isRevert(err) || (err instanceof BaseError && err.name.startsWith("AbiDecoding"))) return { ok: false, message: revertMessage(err) };
     throw new RpcUnavailableError(`${what}: ${revertMessage(err)}`, err);
   }
 }
