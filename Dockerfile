@@ -18,15 +18,9 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # ---- deps: every dependency, dev included (tsc, and the devnet target) -------------------
 # Install scripts stay off (--ignore-scripts), as on the project's machines: the native module
 # used (secp256k1) loads a bundled prebuild at run time, so no compiler is needed anywhere.
-# The lockfile may lack other platforms' optional packages (it is written where the registry has
-# only some of them); `npm ci` rejects such a lockfile, so fall back to `npm install --no-save`,
-# which installs the same locked versions without rewriting package-lock.json.
 FROM base AS deps
 COPY package.json package-lock.json .npmrc* ./
-RUN npm ci --ignore-scripts \
-    || { echo "npm ci refused the lockfile; installing the locked tree with npm install --no-save" >&2; \
-         npm install --no-save --ignore-scripts; } \
-    && npm cache clean --force
+RUN npm ci --ignore-scripts && npm cache clean --force
 
 # ---- build: compile src/ to dist/ --------------------------------------------------------
 FROM deps AS build

@@ -25,10 +25,14 @@ CREATE TABLE IF NOT EXISTS settlements (
   version         integer      NOT NULL DEFAULT 0,
   relayer_address text,
   relayer_nonce   bigint,
+  -- the newest transaction signed for this row, and the one whose receipt proved it (ours or not)
+  latest_tx       text,
   settled_tx      text,
   block_number    bigint,
   block_hash      text,
   settled_by      text CHECK (settled_by IN ('self', 'external')),
+  -- where log searches for this authorization start (set when the worker first looks at it)
+  search_from_block bigint,
   error_reason    text,
   error_message   text,
   created_at      timestamptz  NOT NULL DEFAULT now(),
@@ -58,6 +62,10 @@ CREATE TABLE IF NOT EXISTS settlement_txs (
 );
 CREATE INDEX IF NOT EXISTS settlement_txs_settlement_idx ON settlement_txs (settlement_id);
 CREATE INDEX IF NOT EXISTS settlement_txs_nonce_idx ON settlement_txs (chain_id, relayer_address, relayer_nonce);
+
+-- Wakes /settle requests waiting on a row (payload: the settlement id); sent by every
+-- state change, delivered at commit.
+-- (channel name: settlement_changed)
 
 -- Append-only history of state changes, for operators and audits.
 CREATE TABLE IF NOT EXISTS settlement_events (

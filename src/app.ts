@@ -8,7 +8,12 @@ import { createKeyRing, requireKey } from "./http/auth.js";
 import { installErrorHandler } from "./http/error-handler.js";
 import { healthRoute, type ReadinessCheck } from "./http/routes/health.js";
 import { supportedRoute } from "./http/routes/supported.js";
+import { settleRoute } from "./http/routes/settle.js";
+import { settlementsRoute } from "./http/routes/settlements.js";
 import { verifyRoute } from "./http/routes/verify.js";
+import type { SettlementQueries } from "./db/settlement-queries.js";
+import type { NetworkLookup } from "./verify/intent.js";
+import type { SettleService } from "./settle/settle-service.js";
 import type { Verifier } from "./verify/verifier.js";
 
 /** Large enough for any real payment (a wrapped smart-wallet signature included), small enough to shrug off floods. */
@@ -18,7 +23,12 @@ export interface AppDeps {
   logger: Logger;
   networks: readonly EnabledNetwork[];
   verifier: Verifier;
+  settle: SettleService;
+  queries: SettlementQueries;
+  chains: NetworkLookup;
   apiKeys: readonly string[];
+  /** Operator endpoints are mounted only when a key guards them. */
+  adminApiKey?: string;
   relayerAddresses(): Promise<string[]>;
   readiness: Record<string, ReadinessCheck>;
 }
@@ -46,6 +56,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const auth = deps.apiKeys.length ? requireKey(createKeyRing(deps.apiKeys), "x402-facilitator") : undefined;
   await app.register(verifyRoute, { verifier: deps.verifier, auth });
+  await app.register(settleRoute, { settle: deps.settle, auth });
+  if (deps.adminApiKey) {
+    await app.register(settlementsRoute, { queries: deps.queries, networks: deps.chains, auth: requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin") });
+  }
   await app.register(supportedRoute, { networks: deps.networks, relayerAddresses: deps.relayerAddresses });
   await app.register(healthRoute, { readiness: deps.readiness });
   return app;

@@ -22,6 +22,10 @@ export interface Config {
   logLevel: string;
   /** Relayer addresses announced in /supported; without it they are read from the ledger. */
   relayerAddresses: Address[];
+  /** Prefix of every BullMQ key in Redis, so several installs can share one Redis. */
+  queuePrefix: string;
+  /** Crash-test hook: the worker kills itself with SIGKILL when it reaches this point. */
+  faultPoint?: string;
   /** Loaded only by the worker (see loadRelayerKeys): the api never holds them. */
   relayerKeySource: { inline?: string; file?: string };
 }
@@ -71,6 +75,8 @@ const baseSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   RELAYER_ADDRESSES: z.string().optional(),
   NETWORKS_FILE: z.string().optional(),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, "letters, digits, ':', '_' or '-'").default("x402"),
+  FAULT_POINT: z.enum(["before_sign", "after_signed_commit", "after_broadcast"]).optional(),
 });
 
 function firstIssue(error: z.ZodError): { path: string; message: string } {
@@ -135,7 +141,9 @@ function resolveNetworks(env: Record<string, string | undefined>, file?: string)
   return enabled;
 }
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(rawEnv: Record<string, string | undefined> = process.env): Config {
+  // An empty value (VAR= in a .env or compose file) means "not set", never "set to nothing".
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ""));
   const parsed = baseSchema.safeParse(env);
   if (!parsed.success) {
     const { path, message } = firstIssue(parsed.error);
@@ -157,6 +165,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     settleWaitMs: e.SETTLE_WAIT_MS,
     logLevel: e.LOG_LEVEL,
     relayerAddresses,
+    queuePrefix: e.QUEUE_PREFIX,
+    faultPoint: e.FAULT_POINT,
     relayerKeySource: { inline: env.RELAYER_PRIVATE_KEY, file: env.RELAYER_PRIVATE_KEY_FILE },
   });
 }

@@ -6,6 +6,11 @@ import { buildApp } from "../app.js";
 import type { Config } from "../config/config.js";
 import { connectDatabase } from "../db/client.js";
 import { createLedger } from "../db/ledger.js";
+import { createSettlementsRepo } from "../db/settlements-repo.js";
+import { createSettlementQueries } from "../db/settlement-queries.js";
+import { createSettlementQueue } from "../queue/settlement-queue.js";
+import { createSettleService } from "../settle/settle-service.js";
+import { createSettlementWaiter } from "../settle/waiter.js";
 import { createVerifier } from "../verify/verifier.js";
 import { assertChainIds, createChains } from "./chains.js";
 
@@ -29,6 +34,17 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const ledger = createLedger(database.db);
   const chains = createChains(config.networks);
   const verifier = createVerifier({ networks: chains, clientFor: chains.clientFor, isClaimed: ledger.isClaimed });
+  const repo = createSettlementsRepo(database.db);
+  const queue = createSettlementQueue(redis, config.queuePrefix);
+  const settle = createSettleService({
+    networks: chains,
+    verifier,
+    repo,
+    waiter: createSettlementWaiter(database.sql),
+    enqueue: (id) => queue.enqueue(id),
+    settleWaitMs: config.settleWaitMs,
+    logger,
+  });
 
   const readiness: Record<string, () => Promise<void>> = {
     postgres: ledger.ping,
@@ -46,6 +62,10 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     logger,
     networks: config.networks,
     verifier,
+    settle,
+    queries: createSettlementQueries(database.db),
+    chains,
+    adminApiKey: config.adminApiKey,
     apiKeys: config.apiKeys,
     relayerAddresses: config.relayerAddresses.length ? async () => config.relayerAddresses : ledger.relayerAddresses,
     readiness,
@@ -54,6 +74,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     app,
     async close() {
       await app.close();
+      await queue.close();
       redis.disconnect();
       await database.close();
     },

@@ -1,6 +1,6 @@
 // The local checks of a verify, each tied to one reason and free of I/O. They run in the
 // reference facilitator's order so both name the same first problem.
-import type { Address } from "viem";
+import { isAddress, type Address } from "viem";
 import type { AssetConfig } from "../config/networks.js";
 import { Reason, type ReasonCode } from "../x402/reasons.js";
 import type { PaymentIntent } from "./intent.js";
@@ -28,6 +28,11 @@ export function findAllowedAsset(i: PaymentIntent): AssetConfig | undefined {
 
 export function checkPayloadType(i: PaymentIntent): ReasonCode | undefined {
   return i.authorization ? undefined : Reason.unsupportedPayloadType;
+}
+
+export function checkAddressChecksums(i: PaymentIntent): ReasonCode | undefined {
+  const { from, to } = i.authorization!;
+  return isAddress(from, { strict: true }) && isAddress(to, { strict: true }) ? undefined : Reason.invalidSignature;
 }
 
 export function checkRecipient(i: PaymentIntent): ReasonCode | undefined {

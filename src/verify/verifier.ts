@@ -61,26 +61,33 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const client = deps.clientFor(network.chainId);
     const signature = classifySignature(intent.signature);
 
+    // A mis-checksummed address cannot be EIP-712 encoded, so no signature over it can be valid.
+    const malformed = check.checkAddressChecksums(intent);
+    if (malformed) return invalid(malformed);
     // Signed over the domain the client named; checkDomain below compares it with the token's.
     const digest = transferAuthorizationDigest(
       { name: intent.extra.name!, version: intent.extra.version!, chainId: network.chainId, verifyingContract: intent.asset },
       auth,
     );
-    const ecdsa = parseEcdsa(signature.inner);
-    const recovered = ecdsa ? recoverSigner(digest, ecdsa) : undefined;
-    const recoveredPayer = !!recovered && check.sameAddress(recovered, auth.from);
+    // An ERC-6492 wrapper only matters for a wallet that does not exist yet; deploying it means
+    // calling the factory the payer chose, so only allowlisted factories pass.
+    let payerHasCode = signature.deployment ? await readPayerCode(client, auth.from) : undefined;
+    const counterfactual = !!signature.deployment && !payerHasCode;
+    let recoveredPayer = false;
     let erc1271Checked = false;
-    if (!recoveredPayer) {
-      // Not the payer's ECDSA signature: only a contract wallet (ERC-1271) or a counterfactual
-      // one (ERC-6492) can still make it valid, and only the chain can say which it is.
-      const payerHasCode = await readPayerCode(client, auth.from);
-      if (!payerHasCode && signature.deployment) {
-        const allowed = network.eip6492Factories.some((f) => check.sameAddress(f, signature.deployment!.factory));
-        if (!allowed) return invalid(Reason.factoryNotAllowed);
-        // The signature is checked by simulating deployment and transfer together.
-      } else if (!payerHasCode || !(await isValidErc1271(client, auth.from, toHex(digest), signature.inner))) {
-        return invalid(Reason.invalidSignature);
-      } else {
+    if (counterfactual) {
+      const allowed = network.eip6492Factories.some((f) => check.sameAddress(f, signature.deployment!.factory));
+      if (!allowed) return invalid(Reason.factoryNotAllowed);
+      // The signature is checked by simulating deployment and transfer together.
+    } else {
+      const ecdsa = parseEcdsa(signature.inner);
+      const recovered = ecdsa ? recoverSigner(digest, ecdsa) : undefined;
+      recoveredPayer = !!recovered && check.sameAddress(recovered, auth.from);
+      if (!recoveredPayer) {
+        // Not the payer's ECDSA signature: only a contract wallet (ERC-1271) can still make it
+        // valid, and only the chain can say whether the payer is one.
+        payerHasCode ??= await readPayerCode(client, auth.from);
+        if (!payerHasCode || !(await isValidErc1271(client, auth.from, toHex(digest), signature.inner))) return invalid(Reason.invalidSignature);
         erc1271Checked = true;
       }
     }
@@ -100,7 +107,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const state = await readPaymentState(client, {
       asset: intent.asset,
       auth,
-      signature,
+      signature: counterfactual ? signature : { inner: signature.inner },
       assetKnownDeployed: deployedAssets.has(assetKey),
       blockTag: opts.blockTag,
     });

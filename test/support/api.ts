@@ -18,7 +18,7 @@ export function testEnv(chain: TestChain, extra: Record<string, string> = {}): R
 }
 
 export async function startTestApi(chain: TestChain, extra: Record<string, string> = {}): Promise<Api & { config: Config; url: string }> {
-  const config = loadConfig(testEnv(chain, extra));
+  const config = loadConfig({ ...testEnv(chain), ...extra });
   const api = await createApi(config, createLogger(config.logLevel));
   const url = await api.app.listen({ port: 0, host: "127.0.0.1" });
   return { ...api, config, url };

@@ -1,0 +1,91 @@
+// /settle on the api side: verify, claim the authorization in the ledger (exactly one row per
+// authorization, whoever races), wake the worker, and wait a bounded time for the outcome. The
+// api never signs; the answer always comes from the ledger row.
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import type { SettlementRow, SettlementsRepo } from "../db/settlements-repo.js";
+import { authorizationKey, toIntent, type NetworkLookup } from "../verify/intent.js";
+import type { Verifier } from "../verify/verifier.js";
+import type { FacilitatorRequest } from "../x402/wire.js";
+import { answerFromRow, failure, isDecided, type SettleResponse } from "./answer.js";
+import type { SettlementWaiter } from "./waiter.js";
+
+export const Duplicate = "duplicate_settlement";
+
+export interface SettleServiceDeps {
+  networks: NetworkLookup;
+  verifier: Verifier;
+  repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "transition">;
+  waiter: SettlementWaiter;
+  enqueue(id: string): Promise<void>;
+  settleWaitMs: number;
+  logger: Logger;
+}
+
+/** Key-order independent hash of the request: identical retries match it, any change does not. */
+export function requestHash(req: FacilitatorRequest): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  const { paymentPayload, paymentRequirements } = req;
+  return createHash("sha256").update(JSON.stringify(canonical({ paymentPayload, paymentRequirements }))).digest("hex");
+}
+
+export function createSettleService(deps: SettleServiceDeps) {
+  const { repo, logger } = deps;
+
+  async function answerClaimed(row: SettlementRow, hash: string, payer: string, network: string): Promise<SettleResponse> {
+    if (row.payloadSha256 !== hash) {
+      // Same authorization, different request: never a second transaction, never a second success.
+      return { ...failure(Duplicate, payer, network, "this authorization was already submitted in a different request"), transaction: row.latestTx ?? "" };
+    }
+    const latest = isDecided(row) ? row : await deps.waiter.waitFor(row.id, async () => (await repo.findById(row.id)) ?? row, isDecided, deps.settleWaitMs);
+    return answerFromRow(latest, payer, network);
+  }
+
+  return async function settle(req: FacilitatorRequest, ctx: { apiKeyId?: string } = {}): Promise<SettleResponse> {
+    const intent = toIntent(req, deps.networks);
+    const network = intent.requestNetwork;
+    const hash = requestHash(req);
+    const auth = intent.authorization;
+    const key = intent.network && auth ? authorizationKey(intent.network.chainId, intent.asset, auth) : undefined;
+
+    // A known authorization is answered from the ledger, without touching the chain.
+    const known = key && (await repo.findByKey(key));
+    if (known) return answerClaimed(known, hash, intent.payer, network);
+
+    const verdict = await deps.verifier(req, { checkLedger: false });
+    if (!verdict.isValid) return failure(verdict.invalidReason!, intent.payer, network, verdict.invalidMessage);
+
+    const row = await repo.claim({
+      chainId: intent.network!.chainId,
+      asset: key!.asset,
+      payer: key!.payer,
+      nonce: key!.nonce,
+      payTo: intent.payTo.toLowerCase(),
+      value: auth!.value,
+      validAfter: auth!.validAfter,
+      validBefore: auth!.validBefore,
+      signature: intent.signature,
+      payloadSha256: hash,
+      x402Version: intent.x402Version,
+      requestNetwork: network,
+      apiKeyId: ctx.apiKeyId,
+    });
+    if (!row) {
+      const winner = await repo.findByKey(key!);
+      if (!winner) throw new Error("claim lost to a row that cannot be read back");
+      return answerClaimed(winner, hash, intent.payer, network);
+    }
+    logger.info({ settlementId: row.id, payer: row.payer, network }, "settlement claimed");
+    try {
+      await deps.enqueue(row.id);
+      await repo.transition({ id: row.id, from: "received", version: row.version, to: "queued" });
+    } catch (err) {
+      // The row is safe in Postgres; the worker's reconciler enqueues it when Redis is back.
+      logger.warn({ err, settlementId: row.id }, "enqueue failed; left for the reconciler");
+    }
+    return answerClaimed(row, hash, intent.payer, network);
+  };
+}
+
+export type SettleService = ReturnType<typeof createSettleService>;

@@ -1,0 +1,28 @@
+// Loads the relayer keys (worker only). Keys come from RELAYER_PRIVATE_KEY or from the file
+// named by RELAYER_PRIVATE_KEY_FILE, comma- or newline-separated. Errors name the variable,
+// never the key.
+import { readFileSync } from "node:fs";
+import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { ConfigError, type Config } from "../config/config.js";
+
+export function loadRelayerKeys(source: Config["relayerKeySource"]): PrivateKeyAccount[] {
+  let variable = "RELAYER_PRIVATE_KEY";
+  let text = source.inline;
+  if (!text && source.file) {
+    variable = "RELAYER_PRIVATE_KEY_FILE";
+    try {
+      text = readFileSync(source.file, "utf8");
+    } catch (err) {
+      throw new ConfigError(variable, `cannot read the key file (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+  }
+  if (!text) throw new ConfigError("RELAYER_PRIVATE_KEY", "is required by the worker (or set RELAYER_PRIVATE_KEY_FILE)");
+  const keys = text.split(/[\s,]+/).filter(Boolean);
+  const accounts = keys.map((k, i) => {
+    const hex = k.startsWith("0x") ? k : `0x${k}`;
+    if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new ConfigError(variable, `key #${i + 1} is not 32 bytes of hex`);
+    return privateKeyToAccount(hex as `0x${string}`);
+  });
+  if (new Set(accounts.map((a) => a.address)).size !== accounts.length) throw new ConfigError(variable, "the same key is listed twice");
+  return accounts;
+}

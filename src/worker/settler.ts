@@ -1,0 +1,235 @@
+// The worker's state machine: advance(id) moves one settlement as far as the chain allows
+// right now, one compare-and-set transition at a time, and is safe to run twice concurrently
+// or after a crash at any point. Write-ahead: the signed transaction is committed before it
+// is broadcast, so every hash that can land on chain is on record.
+import type { Logger } from "pino";
+import { BaseError, encodeFunctionData, keccak256, parseAbi, type Hex, type PublicClient, type TransactionReceipt } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import type { EnabledNetwork } from "../config/config.js";
+import { TERMINAL_STATES } from "../db/schema.js";
+import type { SettlementRow, SettlementsRepo } from "../db/settlements-repo.js";
+import { isRevert, MULTICALL3, readPayerCode, readPaymentState, transferCalldata } from "../evm/payment-reads.js";
+import { paymentInLogs } from "../evm/payment-logs.js";
+import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
+import { VALID_BEFORE_MARGIN_S } from "../verify/checks.js";
+import { Reason } from "../x402/reasons.js";
+import { expectedPayment, LOG_LOOKBACK_BLOCKS, markEnded, markMined, resolveSpentAuthorization } from "./outcome.js";
+
+export interface SettlerDeps {
+  repo: SettlementsRepo;
+  networks: readonly EnabledNetwork[];
+  clientFor(chainId: number): PublicClient;
+  relayers: readonly PrivateKeyAccount[];
+  logger: Logger;
+  faultPoint?: string;
+  /** Longest a job waits for a receipt before leaving the row to the reconciler. */
+  receiptTimeoutMs?: number;
+  pollingMs?: number;
+}
+
+const aggregateAbi = parseAbi([
+  "struct Call { address target; bytes callData; }",
+  "struct Result { bool success; bytes returnData; }",
+  "function tryAggregate(bool requireSuccess, Call[] calls) returns (Result[])",
+]);
+
+const ALREADY_SENT = /already known|known transaction|nonce too low|already imported|transaction already exists/i;
+
+export function createSettler(deps: SettlerDeps) {
+  const { repo, logger } = deps;
+  const networks = new Map(deps.networks.map((n) => [n.chainId, n]));
+  const receiptTimeoutMs = deps.receiptTimeoutMs ?? 60_000;
+  const pollingMs = deps.pollingMs ?? 500;
+  let turn = 0;
+
+  const fault = (point: string) => {
+    if (deps.faultPoint === point) {
+      logger.warn({ point }, "fault point reached: killing the worker");
+      process.kill(process.pid, "SIGKILL");
+    }
+  };
+
+  const authOf = (row: SettlementRow) => ({
+    from: row.payer as Hex,
+    to: row.payTo as Hex,
+    value: row.value,
+    validAfter: row.validAfter,
+    validBefore: row.validBefore,
+    nonce: row.nonce as Hex,
+  });
+
+  /** The call the relayer makes: the transfer, or deploy-then-transfer for a counterfactual wallet. */
+  function settlementCall(row: SettlementRow, sig: ClassifiedSignature): { to: Hex; data: Hex } {
+    const transfer = transferCalldata(authOf(row), sig.inner);
+    if (!sig.deployment) return { to: row.asset as Hex, data: transfer };
+    const calls = [
+      { target: sig.deployment.factory, callData: sig.deployment.calldata },
+      { target: row.asset as Hex, callData: transfer },
+    ];
+    return { to: MULTICALL3, data: encodeFunctionData({ abi: aggregateAbi, functionName: "tryAggregate", args: [true, calls] }) };
+  }
+
+  /** The ERC-6492 deployment is kept only while the payer's wallet does not exist yet. */
+  async function effectiveSignature(row: SettlementRow, client: PublicClient): Promise<ClassifiedSignature> {
+    const sig = classifySignature(row.signature as Hex);
+    if (!sig.deployment) return sig;
+    return (await readPayerCode(client, row.payer as Hex)) ? { inner: sig.inner } : sig;
+  }
+
+  async function prepareAndSign(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
+    fault("before_sign");
+    const head = await client.getBlock({ blockTag: "latest" });
+    const searchFromBlock = row.searchFromBlock ?? (head.number > LOG_LOOKBACK_BLOCKS ? head.number - LOG_LOOKBACK_BLOCKS : 0n);
+    const signature = await effectiveSignature(row, client);
+    const state = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature, assetKnownDeployed: true, blockTag: "pending" });
+    if (state.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, searchFromBlock);
+    // The token compares validBefore with block time, so the chain's clock decides.
+    if (BigInt(row.validBefore) < head.timestamp + VALID_BEFORE_MARGIN_S) return markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before it could be sent");
+    if (!state.simulation.ok) {
+      const reason =
+        state.authorizationUsed === undefined
+          ? Reason.eip3009NotSupported
+          : state.balance !== undefined && state.balance < BigInt(row.value)
+            ? Reason.insufficientBalance
+            : Reason.simulationFailed;
+      return markEnded({ repo, logger }, row, "failed", reason, state.simulation.message);
+    }
+
+    const relayer = deps.relayers[turn++ % deps.relayers.length]!;
+    const call = settlementCall(row, signature);
+    let gas: bigint;
+    try {
+      gas = await client.estimateGas({ account: relayer.address, ...call, blockTag: "pending" });
+    } catch (err) {
+      if (!isRevert(err)) throw err;
+      // Simulated fine a moment ago: the state moved under us; the next attempt re-reads it.
+      logger.warn({ settlementId: row.id, err }, "gas estimation reverted; will retry");
+      return undefined;
+    }
+    const fees = await client.estimateFeesPerGas();
+    const signed = await repo.allocateSignAndStore(
+      { id: row.id, from: row.state, version: row.version, patch: { searchFromBlock } },
+      { chainId: net.chainId, address: relayer.address },
+      async (nonce) => {
+        const request = {
+          chainId: net.chainId,
+          type: "eip1559" as const,
+          nonce: Number(nonce),
+          ...call,
+          // Headroom over the estimate: a 1271 wallet's check may cost more at inclusion time.
+          gas: (gas * 5n) / 4n + 10_000n,
+          maxFeePerGas: fees.maxFeePerGas,
+          maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+        };
+        const raw = await relayer.signTransaction(request);
+        return { hash: keccak256(raw), raw, gas: request.gas, maxFeePerGas: request.maxFeePerGas, maxPriorityFeePerGas: request.maxPriorityFeePerGas };
+      },
+    );
+    if (!signed) return undefined;
+    logger.info({ settlementId: row.id, relayer: relayer.address, relayerNonce: signed.nonce.toString(), tx: signed.tx.hash }, "signed");
+    fault("after_signed_commit");
+    return signed.row;
+  }
+
+  async function broadcast(row: SettlementRow, client: PublicClient) {
+    const txs = await repo.txsOf(row.id);
+    const latest = txs.at(-1);
+    if (!latest) return markEnded({ repo, logger }, row, "needs_review", "signed_without_transaction");
+    try {
+      await client.sendRawTransaction({ serializedTransaction: latest.rawTx as Hex });
+    } catch (err) {
+      const text = err instanceof BaseError ? `${err.shortMessage} ${err.details}` : String(err);
+      // Already in the pool or already mined: the receipt decides. Anything else retries.
+      if (!ALREADY_SENT.test(text)) throw err;
+    }
+    fault("after_broadcast");
+    return repo.transition({ id: row.id, from: "signed", version: row.version, to: "submitted", txHash: latest.hash });
+  }
+
+  async function findReceipt(client: PublicClient, hashes: string[]): Promise<TransactionReceipt | undefined> {
+    for (const hash of hashes) {
+      try {
+        return await client.getTransactionReceipt({ hash: hash as Hex });
+      } catch (err) {
+        if (!(err instanceof BaseError && err.name === "TransactionReceiptNotFoundError")) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  async function settleReceipt(row: SettlementRow, client: PublicClient, receipt: TransactionReceipt) {
+    if (receipt.status === "success" && paymentInLogs(receipt.logs, expectedPayment(row))) return markMined({ repo, logger }, row, receipt, true);
+    // Reverted: most often someone else spent the authorization first (or the payer canceled).
+    const spent = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature: { inner: classifySignature(row.signature as Hex).inner }, assetKnownDeployed: true });
+    if (spent.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, row.searchFromBlock ?? 0n);
+    return markEnded({ repo, logger }, row, "failed", Reason.transactionFailed, `transaction ${receipt.transactionHash} reverted`);
+  }
+
+  async function awaitReceipt(row: SettlementRow, client: PublicClient) {
+    const txs = await repo.txsOf(row.id);
+    const hashes = txs.map((t) => t.hash).reverse();
+    const found = await findReceipt(client, hashes);
+    if (found) return settleReceipt(row, client, found);
+    try {
+      const receipt = await client.waitForTransactionReceipt({ hash: hashes[0] as Hex, timeout: receiptTimeoutMs, pollingInterval: pollingMs });
+      return settleReceipt(row, client, receipt);
+    } catch (err) {
+      if (!(err instanceof BaseError && err.name === "WaitForTransactionReceiptTimeoutError")) throw err;
+    }
+    // No receipt yet. If the node forgot the transaction, hand it the same bytes again.
+    const latest = txs.at(-1)!;
+    await client.sendRawTransaction({ serializedTransaction: latest.rawTx as Hex }).catch(() => undefined);
+    return undefined;
+  }
+
+  async function confirm(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
+    const deadline = Date.now() + receiptTimeoutMs;
+    for (;;) {
+      const head = await client.getBlockNumber({ cacheTime: 0 });
+      if (head - row.blockNumber! + 1n >= BigInt(Math.max(net.confirmations, 1))) break;
+      if (Date.now() > deadline) return undefined;
+      await new Promise((r) => setTimeout(r, pollingMs));
+    }
+    const block = await client.getBlock({ blockNumber: row.blockNumber! });
+    if (block.hash !== row.blockHash) {
+      logger.warn({ settlementId: row.id, blockNumber: row.blockNumber?.toString() }, "settlement's block was reorged out");
+      return repo.transition({ id: row.id, from: "mined", version: row.version, to: "submitted", patch: { settledTx: null, blockHash: null, blockNumber: null }, detail: { reorg: true } });
+    }
+    return repo.transition({ id: row.id, from: "mined", version: row.version, to: "confirmed", detail: { confirmations: net.confirmations } });
+  }
+
+  async function step(row: SettlementRow): Promise<SettlementRow | undefined> {
+    const net = networks.get(row.chainId);
+    if (!net) {
+      logger.error({ settlementId: row.id, chainId: row.chainId }, "settlement on a network this worker does not serve");
+      return undefined;
+    }
+    const client = deps.clientFor(row.chainId);
+    switch (row.state) {
+      case "received":
+      case "queued":
+        return prepareAndSign(row, net, client);
+      case "signed":
+        return broadcast(row, client);
+      case "submitted":
+        return awaitReceipt(row, client);
+      case "mined":
+        return confirm(row, net, client);
+      default:
+        return undefined;
+    }
+  }
+
+  /** Moves the row as far as it can go now; returns its state afterwards. */
+  return async function advance(id: string): Promise<string | undefined> {
+    let row = await repo.findById(id);
+    while (row && !TERMINAL_STATES.has(row.state)) {
+      const next = await step(row);
+      if (!next) return (await repo.findById(id))?.state;
+      row = next;
+    }
+    return row?.state;
+  };
+}
+
+export type Settler = ReturnType<typeof createSettler>;
