@@ -1,6 +1,6 @@
 // buildApp wires routes onto a Fastify instance and never listens, so tests can inject
 // dependencies and requests. main.ts owns listening and shutdown.
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { EnabledNetwork } from "./config/config.js";
@@ -46,7 +46,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    disableRequestLogging: true,
+    // Per-request lines come from the onResponse hook below, at debug level.
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
   installErrorHandler(app);

@@ -1,0 +1,109 @@
+// `npm run devnet`: everything needed to try the facilitator on one machine. A local anvil
+// chain posing as Base Sepolia with Circle's real USDC at its canonical address, a fresh
+// database, the api and the worker, and a merchant API paid through the official middleware.
+// Ctrl-C stops all of it.
+import postgres from "postgres";
+import { formatUnits, parseUnits } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { startPaidServer } from "../../examples/paid-server.js";
+import { loadConfig } from "../config/config.js";
+import { migrate } from "../db/migrate.js";
+import { createLogger } from "../logger.js";
+import { startApi } from "../runtime/api.js";
+import { startWorker } from "../runtime/worker.js";
+import { ANVIL_KEYS, startAnvil } from "./anvil.js";
+import { ensureMulticall3 } from "./multicall3.js";
+import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "./usdc.js";
+
+const DEVNET_DB = "x402_devnet";
+const env = process.env;
+
+/** The devnet always starts from an empty ledger: a new chain makes old rows meaningless. */
+async function freshDatabase(serverUrl: string): Promise<string> {
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${DEVNET_DB} WITH (FORCE)`);
+    await admin.unsafe(`CREATE DATABASE ${DEVNET_DB}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${DEVNET_DB}`;
+  const db = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  await migrate(db);
+  await db.end();
+  return url.toString();
+}
+
+async function main(): Promise<void> {
+  const relayer = privateKeyToAccount(ANVIL_KEYS[0]);
+  const buyer = privateKeyToAccount(ANVIL_KEYS[2]);
+  const merchant = privateKeyToAccount(ANVIL_KEYS[3]).address;
+  const port = Number(env.PORT ?? 4021);
+
+  const anvil = await startAnvil({ chainId: 84532, port: Number(env.DEVNET_RPC_PORT ?? 0), blockTime: env.DEVNET_BLOCK_TIME ? Number(env.DEVNET_BLOCK_TIME) : undefined });
+  const stops: Array<() => Promise<void>> = [() => anvil.stop()];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const usdc = await deployUsdc(anvil.rpcUrl, { address: BASE_SEPOLIA_USDC });
+    await ensureMulticall3(anvil.rpcUrl);
+    await mintUsdc(anvil.rpcUrl, usdc, buyer.address, parseUnits("1000", 6));
+
+    const databaseUrl = await freshDatabase(env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
+    const config = loadConfig({
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      RPC_URL_BASE_SEPOLIA: anvil.rpcUrl,
+      RELAYER_PRIVATE_KEY: ANVIL_KEYS[0],
+      QUEUE_PREFIX: "x402devnet",
+      PORT: String(port),
+      HOST: env.HOST ?? "127.0.0.1",
+      LOG_LEVEL: env.LOG_LEVEL ?? "warn",
+      ADMIN_API_KEY: env.ADMIN_API_KEY ?? "devnet-admin-key-change-me",
+      SETTLE_WAIT_MS: env.SETTLE_WAIT_MS,
+    });
+    const logger = createLogger(config.logLevel);
+    const worker = await startWorker(config, logger, { pollingMs: 200 });
+    stops.push(worker.close);
+    const api = await startApi(config, logger);
+    stops.push(api.close);
+    const facilitatorUrl = `http://127.0.0.1:${port}`;
+    const shop = await startPaidServer({ facilitatorUrl, payTo: merchant, port: Number(env.DEVNET_SHOP_PORT ?? 4022) });
+    stops.push(shop.close);
+
+    console.log(`
+x402 facilitator devnet is running (Ctrl-C stops everything)
+
+  facilitator  ${facilitatorUrl}        try: curl ${facilitatorUrl}/supported
+  operator     ${facilitatorUrl}/settlements   with: -H "Authorization: Bearer ${config.adminApiKey}"
+  chain        ${anvil.rpcUrl}  Base Sepolia (84532), USDC at ${usdc.address}
+  relayer      ${relayer.address} (anvil account 0)
+  merchant     ${merchant} (anvil account 3), paid API ${shop.url}/weather for $0.01
+  buyer        ${buyer.address} (anvil account 2) holding ${formatUnits(parseUnits("1000", 6), 6)} USDC
+               key ${ANVIL_KEYS[2]} (anvil's published test key: never use it on a real chain)
+
+Make a paid request with the official client:
+  BUYER_PRIVATE_KEY=${ANVIL_KEYS[2]} npx tsx examples/pay.ts ${shop.url}/weather
+`);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("stopping devnet…");
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+main().catch((err: unknown) => {
+  console.error(`devnet failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

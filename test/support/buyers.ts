@@ -1,0 +1,136 @@
+// Buyers built only from the official clients, with real signatures from a viem account:
+//  - "x402-fetch@1":            x402-fetch wrapFetchWithPayment(fetch, viem WalletClient)
+//  - "@x402/fetch@2":           @x402/fetch wrapFetchWithPaymentFromConfig, ExactEvmScheme on eip155:84532
+//  - "@x402/fetch@2 registerExactEvmScheme": @x402/fetch wrapFetchWithPayment with
+//                               registerExactEvmScheme (eip155:* plus every v1 name)
+//  - "@x402/core x402HTTPClient": the core HTTP client driven by hand (402 -> payload -> retry)
+// Each attempt records the payment header the client really sent, so a test can replay it.
+import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from "@x402/core/http";
+import { x402Client, x402HTTPClient } from "@x402/core/client";
+import { ExactEvmScheme, registerExactEvmScheme } from "@x402/evm/exact/client";
+import { wrapFetchWithPayment as wrapFetchV2, wrapFetchWithPaymentFromConfig } from "@x402/fetch";
+import { createWalletClient, http, type Hex, type PrivateKeyAccount } from "viem";
+import { baseSepolia } from "viem/chains";
+import { decodeXPaymentResponse, wrapFetchWithPayment as wrapFetchV1 } from "x402-fetch";
+import { V2_NETWORK } from "./merchant.js";
+
+export type ClientKind = "x402-fetch@1" | "@x402/fetch@2" | "@x402/fetch@2 registerExactEvmScheme" | "@x402/core x402HTTPClient";
+
+export interface Receipt {
+  success: boolean;
+  transaction: string;
+  network: string;
+  payer?: string;
+  errorReason?: string;
+}
+
+export interface Attempt {
+  status: number;
+  body: unknown;
+  /** The payment header the client sent on its paid retry, by name. */
+  paymentHeaderName?: "X-PAYMENT" | "PAYMENT-SIGNATURE";
+  paymentHeader?: string;
+  /** Which receipt header came back, decoded by the official decoder for it. */
+  receiptHeaderName?: "X-PAYMENT-RESPONSE" | "PAYMENT-RESPONSE";
+  receipt?: Receipt;
+  /** The refusal reason: `error` of the v1 402 body or of the v2 PAYMENT-REQUIRED header. */
+  reason?: string;
+  /** The decoded payment payload the client signed. */
+  payload?: any;
+}
+
+const b64json = (s: string) => JSON.parse(Buffer.from(s, "base64").toString("utf8"));
+
+/** Reads status, body, receipt and reason of a resource-server answer. */
+export async function readAnswer(res: Response): Promise<Omit<Attempt, "paymentHeader" | "paymentHeaderName" | "payload">> {
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  const out: Omit<Attempt, "paymentHeader" | "paymentHeaderName" | "payload"> = { status: res.status, body };
+  const v2Receipt = res.headers.get("PAYMENT-RESPONSE");
+  const v1Receipt = res.headers.get("X-PAYMENT-RESPONSE");
+  if (v2Receipt) {
+    out.receiptHeaderName = "PAYMENT-RESPONSE";
+    out.receipt = decodePaymentResponseHeader(v2Receipt) as Receipt;
+  } else if (v1Receipt) {
+    out.receiptHeaderName = "X-PAYMENT-RESPONSE";
+    out.receipt = decodeXPaymentResponse(v1Receipt) as Receipt;
+  }
+  const required = res.headers.get("PAYMENT-REQUIRED");
+  if (required) out.reason = decodePaymentRequiredHeader(required).error;
+  else if (body && typeof body === "object" && typeof (body as { error?: unknown }).error === "string") out.reason = (body as { error: string }).error;
+  return out;
+}
+
+/** A fetch that remembers the payment headers of every request it sends. */
+function capturingFetch() {
+  const sent: { name: "X-PAYMENT" | "PAYMENT-SIGNATURE"; value: string }[] = [];
+  const f = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input, init);
+    const v2 = req.headers.get("PAYMENT-SIGNATURE");
+    const v1 = req.headers.get("X-PAYMENT");
+    if (v2) sent.push({ name: "PAYMENT-SIGNATURE", value: v2 });
+    else if (v1) sent.push({ name: "X-PAYMENT", value: v1 });
+    return fetch(req);
+  }) as typeof fetch;
+  return { fetch: f, sent };
+}
+
+/** Pays for `url` with the given official client; `rpcUrl` only feeds the v1 WalletClient. */
+export async function pay(kind: ClientKind, url: string, account: PrivateKeyAccount, rpcUrl: string): Promise<Attempt> {
+  const cap = capturingFetch();
+  let res: Response;
+  switch (kind) {
+    case "x402-fetch@1": {
+      const wallet = createWalletClient({ account, chain: baseSepolia, transport: http(rpcUrl) });
+      res = await wrapFetchV1(cap.fetch, wallet as never)(url);
+      break;
+    }
+    case "@x402/fetch@2": {
+      res = await wrapFetchWithPaymentFromConfig(cap.fetch, { schemes: [{ network: V2_NETWORK, client: new ExactEvmScheme(account) }] })(url);
+      break;
+    }
+    case "@x402/fetch@2 registerExactEvmScheme": {
+      // registerExactEvmScheme registers eip155:* for v2 and every v1 name, so it answers v1 servers.
+      res = await wrapFetchV2(cap.fetch, registerExactEvmScheme(new x402Client(), { signer: account }))(url);
+      break;
+    }
+    case "@x402/core x402HTTPClient": {
+      const client = new x402HTTPClient(registerExactEvmScheme(new x402Client(), { signer: account }));
+      const first = await cap.fetch(url);
+      if (first.status !== 402) {
+        res = first;
+        break;
+      }
+      const text = await first.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      const required = client.getPaymentRequiredResponse((n) => first.headers.get(n), body);
+      const payload = await client.createPaymentPayload(required);
+      res = await cap.fetch(url, { headers: client.encodePaymentSignatureHeader(payload) });
+      break;
+    }
+  }
+  const answer = await readAnswer(res);
+  const last = cap.sent.at(-1);
+  return {
+    ...answer,
+    ...(last ? { paymentHeaderName: last.name, paymentHeader: last.value, payload: b64json(last.value) } : {}),
+  };
+}
+
+/** Sends a captured payment header again with plain fetch, exactly as captured. */
+export async function replay(url: string, name: "X-PAYMENT" | "PAYMENT-SIGNATURE", value: string) {
+  return readAnswer(await fetch(url, { headers: { [name]: value } }));
+}
+
+/** The EIP-3009 nonce inside a decoded payment payload (v1 and v2 carry it at the same place). */
+export const nonceOf = (payload: any): Hex => payload.payload.authorization.nonce;
