@@ -9,7 +9,10 @@ import { migrate } from "../../src/db/migrate.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    databaseUrl: string;
+    /** A server URL (any database on it) from which test databases are created. */
+    databaseServerUrl: string;
+    /** The migrated database every test database is cloned from (never connected to directly). */
+    databaseTemplate: string;
     redisUrl: string;
     redisPrefix: string;
   }
@@ -68,13 +71,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw new Error(`Redis at REDIS_URL does not answer: ${(err as Error).message}`);
   }
 
-  project.provide("databaseUrl", databaseUrl);
+  project.provide("databaseServerUrl", base.databaseUrl);
+  project.provide("databaseTemplate", dbName);
   project.provide("redisUrl", base.redisUrl);
   project.provide("redisPrefix", redisPrefix);
 
   return async () => {
-    // Only what this run created: its database and keys under its prefix.
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    // Only what this run created: its databases and keys under its prefix.
+    const made = await admin<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE ${`${dbName}%`}`;
+    for (const { datname } of made) await admin.unsafe(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
     await admin.end();
     let cursor = "0";
     do {

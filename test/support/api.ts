@@ -4,10 +4,10 @@ import { loadConfig, type Config } from "../../src/config/config.js";
 import { createLogger } from "../../src/logger.js";
 import { createApi, type Api } from "../../src/runtime/api.js";
 import type { TestChain } from "./chain.js";
+import { createTestDatabase } from "./database.js";
 
 export function testEnv(chain: TestChain, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    DATABASE_URL: inject("databaseUrl"),
     REDIS_URL: inject("redisUrl"),
     RPC_URL_BASE_SEPOLIA: chain.rpcUrl,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
@@ -18,7 +18,7 @@ export function testEnv(chain: TestChain, extra: Record<string, string> = {}): R
 }
 
 export async function startTestApi(chain: TestChain, extra: Record<string, string> = {}): Promise<Api & { config: Config; url: string }> {
-  const config = loadConfig({ ...testEnv(chain), ...extra });
+  const config = loadConfig({ ...testEnv(chain), DATABASE_URL: extra.DATABASE_URL ?? (await createTestDatabase()), ...extra });
   const api = await createApi(config, createLogger(config.logLevel));
   const url = await api.app.listen({ port: 0, host: "127.0.0.1" });
   return { ...api, config, url };

@@ -10,6 +10,7 @@ import { createLogger } from "../../src/logger.js";
 import { startWorker, type WorkerOptions } from "../../src/runtime/worker.js";
 import { startTestApi, testEnv } from "./api.js";
 import type { TestChain } from "./chain.js";
+import { createTestDatabase } from "./database.js";
 
 export const ADMIN_KEY = "test-admin-key-0123456789";
 
@@ -27,6 +28,7 @@ export interface TestFacilitator {
 
 export async function startFacilitator(chain: TestChain, extra: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<TestFacilitator> {
   const env = testEnv(chain, {
+    DATABASE_URL: await createTestDatabase(),
     ADMIN_API_KEY: ADMIN_KEY,
     RELAYER_PRIVATE_KEY: ANVIL_KEYS[0],
     QUEUE_PREFIX: `${inject("redisPrefix")}:${randomBytes(3).toString("hex")}`,
