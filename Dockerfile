@@ -35,7 +35,7 @@ COPY --chown=node:node . .
 RUN chown node:node /app
 USER node
 ENV NODE_ENV=development
-EXPOSE 4021 8545
+EXPOSE 4021 4022 8545
 CMD ["npm", "run", "devnet"]
 
 # ---- prod-deps: runtime dependencies only -------------------------------------------------

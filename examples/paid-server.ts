@@ -11,6 +11,7 @@ export interface PaidServerOptions {
   facilitatorUrl: string;
   payTo: `0x${string}`;
   port: number;
+  host?: string;
   /** Sent as `Authorization: Bearer …` when the facilitator has API_KEYS set. */
   apiKey?: string;
   network?: `${string}:${string}`;
@@ -30,7 +31,7 @@ export async function startPaidServer(o: PaidServerOptions): Promise<{ url: stri
     res.json({ city: "Lisbon", sky: "clear", celsius: 21 });
   });
   const http: Server = await new Promise((resolve) => {
-    const s = app.listen(o.port, "127.0.0.1", () => resolve(s));
+    const s = app.listen(o.port, o.host ?? "127.0.0.1", () => resolve(s));
   });
   const port = (http.address() as { port: number }).port;
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => http.close(() => r())) };

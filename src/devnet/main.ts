@@ -40,8 +40,11 @@ async function main(): Promise<void> {
   const buyer = privateKeyToAccount(ANVIL_KEYS[2]);
   const merchant = privateKeyToAccount(ANVIL_KEYS[3]).address;
   const port = Number(env.PORT ?? 4021);
+  // 0.0.0.0 inside a container; the printed URLs are the ones to use from the same host.
+  const host = env.HOST ?? "127.0.0.1";
 
-  const anvil = await startAnvil({ chainId: 84532, port: Number(env.DEVNET_RPC_PORT ?? 0), blockTime: env.DEVNET_BLOCK_TIME ? Number(env.DEVNET_BLOCK_TIME) : undefined });
+  const anvil = await startAnvil({ chainId: 84532, host, port: Number(env.DEVNET_RPC_PORT ?? 0), blockTime: env.DEVNET_BLOCK_TIME ? Number(env.DEVNET_BLOCK_TIME) : undefined });
+  const rpcShown = `http://127.0.0.1:${anvil.port}`;
   const stops: Array<() => Promise<void>> = [() => anvil.stop()];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
       RELAYER_PRIVATE_KEY: ANVIL_KEYS[0],
       QUEUE_PREFIX: "x402devnet",
       PORT: String(port),
-      HOST: env.HOST ?? "127.0.0.1",
+      HOST: host,
       LOG_LEVEL: env.LOG_LEVEL ?? "warn",
       ADMIN_API_KEY: env.ADMIN_API_KEY ?? "devnet-admin-key-change-me",
       SETTLE_WAIT_MS: env.SETTLE_WAIT_MS,
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
     const api = await startApi(config, logger);
     stops.push(api.close);
     const facilitatorUrl = `http://127.0.0.1:${port}`;
-    const shop = await startPaidServer({ facilitatorUrl, payTo: merchant, port: Number(env.DEVNET_SHOP_PORT ?? 4022) });
+    const shop = await startPaidServer({ facilitatorUrl, payTo: merchant, host, port: Number(env.DEVNET_SHOP_PORT ?? 4022) });
     stops.push(shop.close);
 
     console.log(`
@@ -78,7 +81,7 @@ x402 facilitator devnet is running (Ctrl-C stops everything)
 
   facilitator  ${facilitatorUrl}        try: curl ${facilitatorUrl}/supported
   operator     ${facilitatorUrl}/settlements   with: -H "Authorization: Bearer ${config.adminApiKey}"
-  chain        ${anvil.rpcUrl}  Base Sepolia (84532), USDC at ${usdc.address}
+  chain        ${rpcShown}  Base Sepolia (84532), USDC at ${usdc.address}
   relayer      ${relayer.address} (anvil account 0)
   merchant     ${merchant} (anvil account 3), paid API ${shop.url}/weather for $0.01
   buyer        ${buyer.address} (anvil account 2) holding ${formatUnits(parseUnits("1000", 6), 6)} USDC
