@@ -50,7 +50,9 @@ CREATE INDEX IF NOT EXISTS settlements_open_idx    ON settlements (state, update
 -- of them (original or fee replacement) may be the one that gets mined.
 CREATE TABLE IF NOT EXISTS settlement_txs (
   hash            text PRIMARY KEY CHECK (hash ~ '^0x[0-9a-f]{64}$'),
-  settlement_id   uuid         NOT NULL REFERENCES settlements (id),
+  -- null for a filler: a 0-value self-transfer that keeps a relayer's nonces contiguous
+  settlement_id   uuid         REFERENCES settlements (id),
+  kind            text         NOT NULL DEFAULT 'transfer' CHECK (kind IN ('transfer', 'filler')),
   chain_id        integer      NOT NULL,
   relayer_address text         NOT NULL,
   relayer_nonce   bigint       NOT NULL,
@@ -90,4 +92,11 @@ CREATE TABLE IF NOT EXISTS relayer_nonces (
   lease_expires_at timestamptz,
   updated_at       timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (chain_id, address)
+);
+
+-- Live worker processes (heartbeats), so relayer leases can be shared out fairly.
+CREATE TABLE IF NOT EXISTS workers (
+  id         text PRIMARY KEY,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  seen_at    timestamptz NOT NULL DEFAULT now()
 );

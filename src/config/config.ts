@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { getAddress, isAddress, type Address } from "viem";
 import { z } from "zod";
-import { BUILTIN_NETWORKS, envSuffix, type NetworkDefinition } from "./networks.js";
+import { BUILTIN_NETWORKS, envSuffix, NETWORK_DEFAULTS as DEFAULTS, type NetworkDefinition } from "./networks.js";
 
 export interface EnabledNetwork extends NetworkDefinition {
   caip2: `eip155:${number}`;
@@ -42,6 +42,8 @@ const url = z.string().refine((s) => /^(https?|wss?):\/\/[^\s]+$/.test(s), "not 
 const urlList = z.string().transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean)).pipe(z.array(url).min(1));
 const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
 
+const weiString = z.string().regex(/^(0|[1-9][0-9]{0,40})$/, "a decimal amount of wei").transform(BigInt);
+
 const assetSchema = z.strictObject({
   address,
   name: z.string().min(1),
@@ -60,6 +62,9 @@ const networksFileSchema = z.strictObject({
       assets: z.array(assetSchema).optional(),
       confirmations: z.number().int().min(0).max(1000).optional(),
       eip6492Factories: z.array(address).optional(),
+      maxFeePerGas: weiString.optional(),
+      replaceAfterSeconds: z.number().int().min(1).max(3600).optional(),
+      minRelayerBalance: weiString.optional(),
     }),
   ),
 });
@@ -110,8 +115,11 @@ function resolveNetworks(env: Record<string, string | undefined>, file?: string)
     byName.set(entry.name, {
       v1: entry.v1 ?? base?.v1 ?? false,
       assets: entry.assets ?? base?.assets ?? [],
-      confirmations: entry.confirmations ?? base?.confirmations ?? 1,
-      eip6492Factories: entry.eip6492Factories ?? base?.eip6492Factories ?? [],
+      confirmations: entry.confirmations ?? base?.confirmations ?? DEFAULTS.confirmations,
+      eip6492Factories: entry.eip6492Factories ?? base?.eip6492Factories ?? DEFAULTS.eip6492Factories,
+      maxFeePerGas: entry.maxFeePerGas ?? base?.maxFeePerGas ?? DEFAULTS.maxFeePerGas,
+      replaceAfterSeconds: entry.replaceAfterSeconds ?? base?.replaceAfterSeconds ?? DEFAULTS.replaceAfterSeconds,
+      minRelayerBalance: entry.minRelayerBalance ?? base?.minRelayerBalance ?? DEFAULTS.minRelayerBalance,
       name: entry.name,
       chainId: entry.chainId,
       rpcUrls: entry.rpcUrls,

@@ -22,6 +22,12 @@ export interface NetworkDefinition {
   confirmations: number;
   /** ERC-6492 factories whose counterfactual wallets may be deployed (default: none). */
   eip6492Factories: Address[];
+  /** Ceiling on maxFeePerGas (wei): no transaction or replacement ever offers more. */
+  maxFeePerGas: bigint;
+  /** A transaction not mined after this long is replaced at the same nonce with higher fees. */
+  replaceAfterSeconds: number;
+  /** Below this native balance (wei) a relayer key stops taking new settlements. */
+  minRelayerBalance: bigint;
 }
 
 const usdc = (address: Address, name: string): AssetConfig => ({ address, name, version: "2", decimals: 6, symbol: "USDC" });
@@ -58,13 +64,16 @@ const BUILTINS: Builtin[] = [
   { name: "arbitrum-sepolia", chainId: 421614, v1: false, assets: [usdc("0x75faf114eafb1BDbe2F0316DF893fd58CE46AA4d", "USD Coin")] },
 ];
 
-export const BUILTIN_NETWORKS: readonly NetworkDefinition[] = BUILTINS.map((n) => ({
-  v1: true,
-  assets: [],
+/** Settings a network gets unless it (or NETWORKS_FILE) says otherwise. */
+export const NETWORK_DEFAULTS = {
   confirmations: 1,
-  eip6492Factories: [],
-  ...n,
-}));
+  eip6492Factories: [] as Address[],
+  maxFeePerGas: 200n * 10n ** 9n, // 200 gwei
+  replaceAfterSeconds: 30,
+  minRelayerBalance: 5n * 10n ** 14n, // 0.0005 of the native coin
+} as const;
+
+export const BUILTIN_NETWORKS: readonly NetworkDefinition[] = BUILTINS.map((n) => ({ v1: true, assets: [], ...NETWORK_DEFAULTS, ...n }));
 
 /** `base-sepolia` → `BASE_SEPOLIA`, the suffix of its RPC_URL_ variable. */
 export const envSuffix = (name: string): string => name.toUpperCase().replace(/-/g, "_");

@@ -47,7 +47,8 @@ export const settlements = pgTable(
 
 export const settlementTxs = pgTable("settlement_txs", {
   hash: text("hash").primaryKey(),
-  settlementId: uuid("settlement_id").notNull(),
+  settlementId: uuid("settlement_id"),
+  kind: text("kind").$type<"transfer" | "filler">().notNull().default("transfer"),
   chainId: integer("chain_id").notNull(),
   relayerAddress: text("relayer_address").notNull(),
   relayerNonce: bigint("relayer_nonce", { mode: "bigint" }).notNull(),
@@ -81,3 +82,9 @@ export const relayerNonces = pgTable(
   },
   (t) => [primaryKey({ columns: [t.chainId, t.address] })],
 );
+
+export const workers = pgTable("workers", {
+  id: text("id").primaryKey(),
+  startedAt: ts("started_at").notNull().defaultNow(),
+  seenAt: ts("seen_at").notNull().defaultNow(),
+});

@@ -1,10 +1,11 @@
 // The settlement state machine's storage. Every transition is a compare-and-set on
 // (state, version) that appends an event and notifies waiters in the same transaction, so a
 // stale worker loses its race instead of overwriting progress.
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, sql, TransactionRollbackError } from "drizzle-orm";
 import type { AuthorizationKey } from "../verify/intent.js";
 import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
+import { lockLane } from "./relayer-lanes.js";
 import { relayerNonces, settlementEvents, settlements, settlementTxs, type SettlementState } from "./schema.js";
 
 export type SettlementRow = typeof settlements.$inferSelect;
@@ -80,21 +81,6 @@ export function createSettlementsRepo(db: Db) {
       return guardDb("tx lookup", () => db.select().from(settlementTxs).where(eq(settlementTxs.settlementId, id)).orderBy(settlementTxs.createdAt));
     },
 
-    /** Relayer nonces start no lower than the chain's count, and never move backwards. */
-    async registerRelayer(chainId: number, address: string, chainNonce: bigint): Promise<bigint> {
-      const [row] = await guardDb("relayer registration", () =>
-        db
-          .insert(relayerNonces)
-          .values({ chainId, address: address.toLowerCase(), nextNonce: chainNonce })
-          .onConflictDoUpdate({
-            target: [relayerNonces.chainId, relayerNonces.address],
-            set: { nextNonce: sql`greatest(${relayerNonces.nextNonce}, ${chainNonce})`, updatedAt: new Date() },
-          })
-          .returning(),
-      );
-      return row!.nextNonce;
-    },
-
     /**
      * Allocates the relayer's next nonce, signs with it and stores the signed transaction, all in
      * one database transaction: a nonce is never used without its raw tx being on record, and is
@@ -102,18 +88,15 @@ export function createSettlementsRepo(db: Db) {
      */
     async allocateSignAndStore(
       t: Omit<Transition, "to" | "txHash">,
-      relayer: { chainId: number; address: string },
+      relayer: { chainId: number; address: string; owner: string },
       sign: (nonce: bigint) => Promise<SignedTx>,
     ): Promise<{ row: SettlementRow; tx: SignedTx; nonce: bigint } | undefined> {
       return guardDb("sign", () =>
         db.transaction(async (tx) => {
           const address = relayer.address.toLowerCase();
-          const [lane] = await tx
-            .select()
-            .from(relayerNonces)
-            .where(and(eq(relayerNonces.chainId, relayer.chainId), eq(relayerNonces.address, address)))
-            .for("update");
-          if (!lane) throw new Error(`relayer ${address} is not registered on chain ${relayer.chainId}`);
+          // Without the lease (lost to another worker) nothing is signed with this key.
+          const lane = await lockLane(tx, relayer.chainId, address, relayer.owner);
+          if (!lane) return undefined;
           const nonce = lane.nextNonce;
           const signed = await sign(nonce);
           const row = await applyTransition(tx, {
@@ -131,6 +114,7 @@ export function createSettlementsRepo(db: Db) {
           await tx.insert(settlementTxs).values({
             hash: signed.hash,
             settlementId: t.id,
+            kind: "transfer",
             chainId: relayer.chainId,
             relayerAddress: address,
             relayerNonce: nonce,
@@ -143,9 +127,42 @@ export function createSettlementsRepo(db: Db) {
           return { row, tx: signed, nonce };
         }),
       ).catch((err: unknown) => {
-        if ((err as Error)?.name === "TransactionRollbackError") return undefined;
+        if (err instanceof TransactionRollbackError) return undefined;
         throw err;
       });
+    },
+
+    /**
+     * Records a fee replacement (same nonce, higher fees) before it is broadcast: any of the
+     * stored hashes may be the one that gets mined. Undefined when the row moved on or the
+     * lease is gone.
+     */
+    async storeReplacement(
+      row: SettlementRow,
+      relayer: { chainId: number; owner: string },
+      signed: SignedTx,
+      detail: Record<string, unknown>,
+    ): Promise<SettlementRow | undefined> {
+      return guardDb("replace", () =>
+        db.transaction(async (tx) => {
+          if (!(await lockLane(tx, relayer.chainId, row.relayerAddress!, relayer.owner))) return undefined;
+          const next = await applyTransition(tx, { id: row.id, from: row.state, version: row.version, to: row.state, patch: { latestTx: signed.hash }, txHash: signed.hash, detail });
+          if (!next) return undefined;
+          await tx.insert(settlementTxs).values({
+            hash: signed.hash,
+            settlementId: row.id,
+            kind: "transfer",
+            chainId: relayer.chainId,
+            relayerAddress: row.relayerAddress!,
+            relayerNonce: row.relayerNonce!,
+            rawTx: signed.raw,
+            maxFeePerGas: signed.maxFeePerGas.toString(),
+            maxPriorityFeePerGas: signed.maxPriorityFeePerGas.toString(),
+            gasLimit: signed.gas.toString(),
+          });
+          return next;
+        }),
+      );
     },
 
     /** Rows not in a terminal state, oldest first, for the reconciler. */

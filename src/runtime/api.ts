@@ -26,7 +26,7 @@ export interface RunningApi {
 
 /** Everything the api needs, built and checked, but not listening. */
 export async function createApi(config: Config, logger: Logger): Promise<Api> {
-  await assertChainIds(config.networks);
+  await assertChainIds(config.networks, (msg) => logger.warn(msg));
   const database = connectDatabase(config.databaseUrl);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on("error", (err) => logger.warn({ err }, "redis connection error"));

@@ -29,21 +29,30 @@ export function createChains(networks: readonly EnabledNetwork[]): Chains {
   };
 }
 
-/** Asks every URL of every network for its chain id; any mismatch or silence stops the start. */
-export async function assertChainIds(networks: readonly EnabledNetwork[]): Promise<void> {
+/**
+ * Asks every URL of every network for its chain id. A URL serving another chain stops the start
+ * (it would verify and sign against the wrong domain); a silent one is only a warning as long as
+ * another URL of that network answers, since failover exists for exactly that.
+ */
+export async function assertChainIds(networks: readonly EnabledNetwork[], warn: (msg: string) => void = () => {}): Promise<void> {
   await Promise.all(
-    networks.flatMap((n) =>
-      n.rpcUrls.map(async (url, i) => {
-        const variable = `RPC_URL_${envSuffix(n.name)}`;
-        const single = createChainClient({ ...n, rpcUrls: [url] }, { timeoutMs: 5_000 });
-        let id: number;
-        try {
-          id = await single.getChainId();
-        } catch (err) {
-          throw new ConfigError(variable, `URL #${i + 1} did not answer eth_chainId (${scrubUrls((err as Error).message.split("\n")[0] ?? "")})`);
-        }
-        if (id !== n.chainId) throw new ConfigError(variable, `URL #${i + 1} serves chain ${id}, but ${n.name} is chain ${n.chainId}`);
-      }),
-    ),
+    networks.map(async (n) => {
+      const variable = `RPC_URL_${envSuffix(n.name)}`;
+      const answers = await Promise.all(
+        n.rpcUrls.map(async (url, i) => {
+          try {
+            return { i, id: await createChainClient({ ...n, rpcUrls: [url] }, { timeoutMs: 5_000 }).getChainId() };
+          } catch (err) {
+            return { i, error: scrubUrls((err as Error).message.split("\n")[0] ?? "") };
+          }
+        }),
+      );
+      for (const a of answers) {
+        if (a.id !== undefined && a.id !== n.chainId) throw new ConfigError(variable, `URL #${a.i + 1} serves chain ${a.id}, but ${n.name} is chain ${n.chainId}`);
+      }
+      const silent = answers.filter((a) => a.id === undefined);
+      if (silent.length === answers.length) throw new ConfigError(variable, `no URL answered eth_chainId (${silent[0]?.error})`);
+      for (const a of silent) warn(`${variable}: URL #${a.i + 1} did not answer eth_chainId (${a.error}); failing over to the others`);
+    }),
   );
 }

@@ -1,14 +1,18 @@
 // Composition root of the settlement worker: the only process that loads relayer keys.
 import { Worker } from "bullmq";
+import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { connectDatabase } from "../db/client.js";
+import { createRelayerLanes } from "../db/relayer-lanes.js";
 import { createSettlementsRepo } from "../db/settlements-repo.js";
 import { createSettlementQueue, SETTLEMENT_QUEUE, type SettlementJob } from "../queue/settlement-queue.js";
+import { createBlockClock, type BlockClock } from "../worker/block-clock.js";
 import { startReconciler } from "../worker/reconciler.js";
 import { loadRelayerKeys } from "../worker/relayer-keys.js";
-import { createSettler } from "../worker/settler.js";
+import { createRelayerPool } from "../worker/relayer-pool.js";
+import { createSettler, NoRelayerError } from "../worker/settler.js";
 import { assertChainIds, createChains } from "./chains.js";
 
 export interface WorkerOptions {
@@ -16,32 +20,47 @@ export interface WorkerOptions {
   reconcileIntervalMs?: number;
   receiptTimeoutMs?: number;
   pollingMs?: number;
+  /** How often leases, balances and nonce gaps are checked. */
+  laneIntervalMs?: number;
 }
 
 export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<{ close(): Promise<void> }> {
-  const relayers = loadRelayerKeys(config.relayerKeySource);
-  await assertChainIds(config.networks);
+  const accounts = loadRelayerKeys(config.relayerKeySource);
+  await assertChainIds(config.networks, (msg) => logger.warn(msg));
   const chains = createChains(config.networks);
   const database = connectDatabase(config.databaseUrl);
   const repo = createSettlementsRepo(database.db);
+  const lanes = createRelayerLanes(database.db);
+  const owner = `worker-${randomUUID()}`;
+  const pollingMs = opts.pollingMs ?? 1_000;
 
   for (const net of config.networks) {
-    for (const r of relayers) {
-      const onChain = await chains.clientFor(net.chainId).getTransactionCount({ address: r.address, blockTag: "pending" });
-      const next = await repo.registerRelayer(net.chainId, r.address, BigInt(onChain));
-      logger.info({ network: net.name, relayer: r.address, nextNonce: next.toString() }, "relayer ready");
+    for (const a of accounts) {
+      const onChain = await chains.clientFor(net.chainId).getTransactionCount({ address: a.address, blockTag: "pending" });
+      await lanes.register(net.chainId, a.address, BigInt(onChain));
     }
   }
+  const pool = createRelayerPool({ lanes, networks: config.networks, clientFor: chains.clientFor, accounts, owner, logger });
+  await pool.refresh();
+  logger.info({ owner, lanes: pool.status() }, "relayer lanes");
+  const laneTimer = setInterval(() => {
+    pool.refresh().catch((err: unknown) => logger.warn({ err }, "relayer refresh failed"));
+  }, opts.laneIntervalMs ?? 5_000);
+  laneTimer.unref();
 
+  let stopping = false;
+  const clocks = new Map<number, BlockClock>(config.networks.map((n) => [n.chainId, createBlockClock(chains.clientFor(n.chainId), pollingMs)]));
   const settle = createSettler({
     repo,
     networks: config.networks,
     clientFor: chains.clientFor,
-    relayers,
+    pool,
+    owner,
+    clockFor: (chainId) => clocks.get(chainId)!,
     logger,
     faultPoint: config.faultPoint,
+    stopping: () => stopping,
     receiptTimeoutMs: opts.receiptTimeoutMs,
-    pollingMs: opts.pollingMs,
   });
 
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
@@ -53,21 +72,28 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
       const state = await settle(job.data.id);
       return { state };
     },
-    { connection: connection.duplicate(), prefix: config.queuePrefix, concurrency: opts.concurrency ?? 64, lockDuration: 120_000 },
+    { connection: connection.duplicate(), prefix: config.queuePrefix, concurrency: opts.concurrency ?? 256, lockDuration: 120_000 },
   );
-  worker.on("failed", (job, err) => logger.warn({ settlementId: job?.id, err }, "settlement job failed; the reconciler retries it"));
+  worker.on("failed", (job, err) => {
+    const level = err instanceof NoRelayerError ? "debug" : "warn";
+    logger[level]({ settlementId: job?.id, err }, "settlement job failed; it is retried");
+  });
   worker.on("error", (err) => logger.warn({ err }, "worker error"));
 
   const reconciler = startReconciler({ repo, queue, logger, intervalMs: opts.reconcileIntervalMs ?? 5_000 });
   // At start: pick up whatever a previous run left open (crash, lost jobs, flushed Redis).
   await reconciler.sweep().catch((err: unknown) => logger.warn({ err }, "initial reconciler sweep failed"));
-  logger.info({ relayers: relayers.map((r) => r.address), networks: config.networks.map((n) => n.name) }, "worker started");
+  logger.info({ relayers: accounts.map((r) => r.address), networks: config.networks.map((n) => n.name) }, "worker started");
 
   return {
     async close() {
+      stopping = true;
       reconciler.stop();
+      clearInterval(laneTimer);
+      for (const c of clocks.values()) c.stop();
       await worker.close();
       await queue.close();
+      await pool.leave().catch(() => undefined);
       connection.disconnect();
       await database.close();
     },

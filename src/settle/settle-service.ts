@@ -78,8 +78,10 @@ export function createSettleService(deps: SettleServiceDeps) {
     }
     logger.info({ settlementId: row.id, payer: row.payer, network }, "settlement claimed");
     try {
-      await deps.enqueue(row.id);
+      // Marked first, so the worker never races this transition; a row left queued without a
+      // job (Redis down) is re-enqueued by the reconciler.
       await repo.transition({ id: row.id, from: "received", version: row.version, to: "queued" });
+      await deps.enqueue(row.id);
     } catch (err) {
       // The row is safe in Postgres; the worker's reconciler enqueues it when Redis is back.
       logger.warn({ err, settlementId: row.id }, "enqueue failed; left for the reconciler");

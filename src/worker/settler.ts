@@ -4,27 +4,35 @@
 // is broadcast, so every hash that can land on chain is on record.
 import type { Logger } from "pino";
 import { BaseError, encodeFunctionData, keccak256, parseAbi, type Hex, type PublicClient, type TransactionReceipt } from "viem";
-import type { PrivateKeyAccount } from "viem/accounts";
 import type { EnabledNetwork } from "../config/config.js";
 import { TERMINAL_STATES } from "../db/schema.js";
-import type { SettlementRow, SettlementsRepo } from "../db/settlements-repo.js";
+import type { SettlementRow, SettlementsRepo, SettlementTxRow } from "../db/settlements-repo.js";
 import { isRevert, MULTICALL3, readPayerCode, readPaymentState, transferCalldata } from "../evm/payment-reads.js";
 import { paymentInLogs } from "../evm/payment-logs.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
 import { VALID_BEFORE_MARGIN_S } from "../verify/checks.js";
 import { Reason } from "../x402/reasons.js";
+import type { BlockClock } from "./block-clock.js";
+import { initialFees, replacementFees } from "./fees.js";
 import { expectedPayment, LOG_LOOKBACK_BLOCKS, markEnded, markMined, resolveSpentAuthorization } from "./outcome.js";
+import type { RelayerPool } from "./relayer-pool.js";
+
+/** Thrown when this worker holds no usable relayer lane for the chain: the job is retried. */
+export class NoRelayerError extends Error {}
 
 export interface SettlerDeps {
   repo: SettlementsRepo;
   networks: readonly EnabledNetwork[];
   clientFor(chainId: number): PublicClient;
-  relayers: readonly PrivateKeyAccount[];
+  pool: Pick<RelayerPool, "pick" | "leasedAccount">;
+  owner: string;
+  clockFor(chainId: number): BlockClock;
   logger: Logger;
   faultPoint?: string;
+  /** True once the worker is shutting down: waiting loops end (everything is already stored). */
+  stopping?: () => boolean;
   /** Longest a job waits for a receipt before leaving the row to the reconciler. */
   receiptTimeoutMs?: number;
-  pollingMs?: number;
 }
 
 const aggregateAbi = parseAbi([
@@ -39,8 +47,6 @@ export function createSettler(deps: SettlerDeps) {
   const { repo, logger } = deps;
   const networks = new Map(deps.networks.map((n) => [n.chainId, n]));
   const receiptTimeoutMs = deps.receiptTimeoutMs ?? 60_000;
-  const pollingMs = deps.pollingMs ?? 500;
-  let turn = 0;
 
   const fault = (point: string) => {
     if (deps.faultPoint === point) {
@@ -95,7 +101,8 @@ export function createSettler(deps: SettlerDeps) {
       return markEnded({ repo, logger }, row, "failed", reason, state.simulation.message);
     }
 
-    const relayer = deps.relayers[turn++ % deps.relayers.length]!;
+    const relayer = deps.pool.pick(net.chainId);
+    if (!relayer) throw new NoRelayerError(`no leased, funded relayer on chain ${net.chainId} in this worker`);
     const call = settlementCall(row, signature);
     let gas: bigint;
     try {
@@ -106,10 +113,10 @@ export function createSettler(deps: SettlerDeps) {
       logger.warn({ settlementId: row.id, err }, "gas estimation reverted; will retry");
       return undefined;
     }
-    const fees = await client.estimateFeesPerGas();
+    const fees = initialFees(await client.estimateFeesPerGas(), net.maxFeePerGas);
     const signed = await repo.allocateSignAndStore(
       { id: row.id, from: row.state, version: row.version, patch: { searchFromBlock } },
-      { chainId: net.chainId, address: relayer.address },
+      { chainId: net.chainId, address: relayer.address, owner: deps.owner },
       async (nonce) => {
         const request = {
           chainId: net.chainId,
@@ -165,30 +172,82 @@ export function createSettler(deps: SettlerDeps) {
     return markEnded({ repo, logger }, row, "failed", Reason.transactionFailed, `transaction ${receipt.transactionHash} reverted`);
   }
 
-  async function awaitReceipt(row: SettlementRow, client: PublicClient) {
-    const txs = await repo.txsOf(row.id);
-    const hashes = txs.map((t) => t.hash).reverse();
-    const found = await findReceipt(client, hashes);
-    if (found) return settleReceipt(row, client, found);
-    try {
-      const receipt = await client.waitForTransactionReceipt({ hash: hashes[0] as Hex, timeout: receiptTimeoutMs, pollingInterval: pollingMs });
-      return settleReceipt(row, client, receipt);
-    } catch (err) {
-      if (!(err instanceof BaseError && err.name === "WaitForTransactionReceiptTimeoutError")) throw err;
+  /** Same nonce, same call, higher fees; stored before it is broadcast. */
+  async function replace(row: SettlementRow, net: EnabledNetwork, client: PublicClient, latest: SettlementTxRow) {
+    const account = deps.pool.leasedAccount(net.chainId, row.relayerAddress!);
+    if (!account) return undefined;
+    const previous = { maxFeePerGas: BigInt(latest.maxFeePerGas), maxPriorityFeePerGas: BigInt(latest.maxPriorityFeePerGas) };
+    const fees = replacementFees(previous, await client.estimateFeesPerGas(), net.maxFeePerGas);
+    if (!fees) {
+      logger.warn({ settlementId: row.id, tx: latest.hash, cap: net.maxFeePerGas.toString() }, "not mined, and the fee ceiling leaves no room to replace it");
+      return undefined;
     }
-    // No receipt yet. If the node forgot the transaction, hand it the same bytes again.
-    const latest = txs.at(-1)!;
-    await client.sendRawTransaction({ serializedTransaction: latest.rawTx as Hex }).catch(() => undefined);
-    return undefined;
+    const call = settlementCall(row, await effectiveSignature(row, client));
+    const request = { chainId: net.chainId, type: "eip1559" as const, nonce: Number(row.relayerNonce), ...call, gas: BigInt(latest.gasLimit), ...fees };
+    const raw = await account.signTransaction(request);
+    const signed = { hash: keccak256(raw), raw, gas: request.gas, ...fees };
+    const next = await repo.storeReplacement(row, { chainId: net.chainId, owner: deps.owner }, signed, {
+      replaces: latest.hash,
+      maxFeePerGas: fees.maxFeePerGas.toString(),
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
+    });
+    if (!next) return undefined;
+    logger.info({ settlementId: row.id, replaces: latest.hash, tx: signed.hash, maxFeePerGas: fees.maxFeePerGas.toString() }, "replaced with higher fees");
+    await client.sendRawTransaction({ serializedTransaction: raw }).catch((err: unknown) => logger.warn({ settlementId: row.id, err }, "replacement refused; the previous one stays"));
+    return next;
+  }
+
+  /** Hands the node the stored bytes again when it no longer knows the transaction (dropped). */
+  async function rebroadcastIfDropped(row: SettlementRow, client: PublicClient, latest: SettlementTxRow) {
+    try {
+      await client.getTransaction({ hash: latest.hash as Hex });
+    } catch (err) {
+      if (!(err instanceof BaseError && err.name === "TransactionNotFoundError")) throw err;
+      logger.warn({ settlementId: row.id, tx: latest.hash }, "transaction dropped: rebroadcasting it");
+      await client.sendRawTransaction({ serializedTransaction: latest.rawTx as Hex }).catch((e: unknown) => logger.warn({ settlementId: row.id, err: e }, "rebroadcast refused"));
+    }
+  }
+
+  /**
+   * Waits, one block at a time, for a receipt of any transaction stored for the row. Along the
+   * way: rebroadcast what the node dropped, replace what waits too long, and stop caring once
+   * the authorization has expired unused (a pending transaction of ours then just reverts, or
+   * the lane's gap check fills its nonce).
+   */
+  async function awaitReceipt(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
+    const deadline = Date.now() + receiptTimeoutMs;
+    const clock = deps.clockFor(net.chainId);
+    let seen = -1n;
+    for (;;) {
+      const txs = await repo.txsOf(row.id);
+      const found = await findReceipt(client, txs.map((t) => t.hash).reverse());
+      if (found) return settleReceipt(row, client, found);
+      if (Date.now() >= deadline || deps.stopping?.()) return undefined;
+      const latest = txs.at(-1)!;
+      if (seen >= 0n) {
+        const head = await client.getBlock({ blockTag: "latest" });
+        if (head.timestamp >= BigInt(row.validBefore)) {
+          const spent = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature: { inner: classifySignature(row.signature as Hex).inner }, assetKnownDeployed: true });
+          if (spent.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, row.searchFromBlock ?? 0n);
+          return markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before any of its transactions was mined");
+        }
+        if (Date.now() - latest.createdAt.getTime() >= net.replaceAfterSeconds * 1000) {
+          const next = await replace(row, net, client, latest);
+          if (next) row = next;
+        } else {
+          await rebroadcastIfDropped(row, client, latest);
+        }
+      }
+      seen = await clock.next(seen < 0n ? (await client.getBlockNumber({ cacheTime: 0 })) : seen, Math.min(deadline, Date.now() + net.replaceAfterSeconds * 1000));
+    }
   }
 
   async function confirm(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
     const deadline = Date.now() + receiptTimeoutMs;
-    for (;;) {
-      const head = await client.getBlockNumber({ cacheTime: 0 });
-      if (head - row.blockNumber! + 1n >= BigInt(Math.max(net.confirmations, 1))) break;
-      if (Date.now() > deadline) return undefined;
-      await new Promise((r) => setTimeout(r, pollingMs));
+    const clock = deps.clockFor(net.chainId);
+    for (let head = await client.getBlockNumber({ cacheTime: 0 }); head - row.blockNumber! + 1n < BigInt(Math.max(net.confirmations, 1)); ) {
+      if (Date.now() > deadline || deps.stopping?.()) return undefined;
+      head = await clock.next(head, deadline);
     }
     const block = await client.getBlock({ blockNumber: row.blockNumber! });
     if (block.hash !== row.blockHash) {
@@ -212,7 +271,7 @@ export function createSettler(deps: SettlerDeps) {
       case "signed":
         return broadcast(row, client);
       case "submitted":
-        return awaitReceipt(row, client);
+        return awaitReceipt(row, net, client);
       case "mined":
         return confirm(row, net, client);
       default:
@@ -223,10 +282,16 @@ export function createSettler(deps: SettlerDeps) {
   /** Moves the row as far as it can go now; returns its state afterwards. */
   return async function advance(id: string): Promise<string | undefined> {
     let row = await repo.findById(id);
-    while (row && !TERMINAL_STATES.has(row.state)) {
+    for (let raced = 0; row && !TERMINAL_STATES.has(row.state); ) {
       const next = await step(row);
-      if (!next) return (await repo.findById(id))?.state;
-      row = next;
+      if (next) {
+        row = next;
+        continue;
+      }
+      // No progress: either nothing to do yet, or someone else moved the row (then go on from there).
+      const fresh = await repo.findById(id);
+      if (!fresh || fresh.version === row.version || ++raced > 3) return fresh?.state;
+      row = fresh;
     }
     return row?.state;
   };

@@ -1,0 +1,42 @@
+// A JSON-RPC proxy in front of anvil whose behaviour a test switches: pass through, answer
+// HTTP 500, or refuse connections (closed port). It stands for a flaky RPC provider.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type RpcMode = "ok" | "error500" | "down";
+
+export interface RpcProxy {
+  url: string;
+  mode: RpcMode;
+  requests: number;
+  close(): Promise<void>;
+}
+
+export async function startRpcProxy(target: string): Promise<RpcProxy> {
+  let server: Server;
+  const proxy: RpcProxy = {
+    url: "",
+    mode: "ok",
+    requests: 0,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+  server = createServer(async (req, res) => {
+    proxy.requests++;
+    if (proxy.mode === "down") return req.socket.destroy();
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (proxy.mode === "error500") return res.writeHead(500, { "content-type": "text/plain" }).end("upstream exploded");
+    try {
+      const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.concat(chunks) });
+      res.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
+    } catch {
+      req.socket.destroy();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return proxy;
+}
+
+/** A URL nobody listens on. */
+export const CLOSED_PORT_URL = "http://127.0.0.1:9";
