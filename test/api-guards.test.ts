@@ -25,7 +25,7 @@ afterAll(async () => chain?.stop());
 describe("API_KEYS", () => {
   let api: Awaited<ReturnType<typeof startTestApi>>;
   beforeAll(async () => {
-    api = await startTestApi(chain, { API_KEYS: "merchant-key-1,merchant-key-2" });
+    api = await startTestApi(chain, { API_KEYS: "merchant-key-1,merchant-key-2", RELAYER_ADDRESSES: privateKeyToAccount(ANVIL_KEYS[0]).address });
   });
   afterAll(async () => api?.close());
 

@@ -12,7 +12,8 @@ import { createSettlementQueue } from "../queue/settlement-queue.js";
 import { createSettleService } from "../settle/settle-service.js";
 import { createSettlementWaiter } from "../settle/waiter.js";
 import { createVerifier } from "../verify/verifier.js";
-import { assertChainIds, createChains } from "./chains.js";
+import type { ReadinessCheck } from "../http/routes/health.js";
+import { assertChainIds, createChains, relayerGas } from "./chains.js";
 
 export interface Api {
   app: FastifyInstance;
@@ -46,7 +47,8 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     logger,
   });
 
-  const readiness: Record<string, () => Promise<void>> = {
+  const relayerAddresses = config.relayerAddresses.length ? async () => config.relayerAddresses : ledger.relayerAddresses;
+  const readiness: Record<string, ReadinessCheck> = {
     postgres: ledger.ping,
     redis: async () => {
       if ((await redis.ping()) !== "PONG") throw new Error("unexpected PING answer");
@@ -56,6 +58,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     readiness[`rpc:${n.name}`] = async () => {
       await chains.clientFor(n.chainId).getBlockNumber({ cacheTime: 0 });
     };
+    readiness[`relayers:${n.name}`] = async () => relayerGas(chains.clientFor(n.chainId), n, await relayerAddresses());
   }
 
   const app = await buildApp({
@@ -67,7 +70,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     chains,
     adminApiKey: config.adminApiKey,
     apiKeys: config.apiKeys,
-    relayerAddresses: config.relayerAddresses.length ? async () => config.relayerAddresses : ledger.relayerAddresses,
+    relayerAddresses,
     readiness,
   });
   return {

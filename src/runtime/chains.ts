@@ -56,3 +56,15 @@ export async function assertChainIds(networks: readonly EnabledNetwork[], warn: 
     }),
   );
 }
+
+/**
+ * Readiness of a network's relayers: every key's gas against the floor. Not ready only when no
+ * key can pay (the others keep settling while one is topped up), but each low key is named.
+ */
+export async function relayerGas(client: PublicClient, net: EnabledNetwork, addresses: readonly string[]): Promise<Record<string, unknown>> {
+  if (!addresses.length) throw new Error("no relayer registered yet (is the worker running?)");
+  const balances = await Promise.all(addresses.map(async (a) => ({ address: a, balance: await client.getBalance({ address: a as `0x${string}` }) })));
+  const low = balances.filter((b) => b.balance < net.minRelayerBalance).map((b) => ({ address: b.address, balance: b.balance.toString() }));
+  if (low.length === balances.length) throw new Error(`every relayer is below the gas floor of ${net.minRelayerBalance} wei: ${low.map((l) => `${l.address}=${l.balance}`).join(", ")}`);
+  return { funded: balances.length - low.length, low };
+}

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { scrubUrls } from "../../logger.js";
 
-export type ReadinessCheck = () => Promise<void>;
+/** Throws when not ready; may return details worth showing either way. */
+export type ReadinessCheck = () => Promise<void | Record<string, unknown>>;
 
 export interface HealthRouteDeps {
   /** Named dependency probes for /readyz (Postgres, Redis, each RPC …). */
@@ -19,11 +20,11 @@ export async function healthRoute(app: FastifyInstance, deps: HealthRouteDeps): 
       Object.entries(deps.readiness).map(async ([name, probe]) => {
         let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([
+          const detail = await Promise.race([
             probe(),
-            new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs))),
+            new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs))),
           ]);
-          return [name, { ok: true }] as const;
+          return [name, { ok: true, ...detail }] as const;
         } catch (err) {
           return [name, { ok: false, error: scrubUrls((err as Error).message).slice(0, 200) }] as const;
         } finally {
