@@ -147,6 +147,33 @@ describe("slow chain", () => {
   });
 });
 
+describe("answers the official middleware can act on", () => {
+  it("never answers settlement_pending without a hash while the worker is only late", async () => {
+    const buyer = await buyerWith("1");
+    const p = await pay(buyer);
+    fac = await startFacilitator(chain, { SETTLE_WAIT_MS: "200", SETTLE_MAX_WAIT_MS: "20000" }, { worker: false });
+    const answer = fac.settle(p.body);
+    await new Promise((r) => setTimeout(r, 1500));
+    await fac.startWorker();
+    const res = await answer;
+    expect(res.json.transaction).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(res.json.success === true || res.json.errorReason === "settlement_pending").toBe(true);
+  });
+
+  it("replays a stored result only to the API key that asked for it", async () => {
+    const buyer = await buyerWith("1");
+    const p = await pay(buyer);
+    fac = await startFacilitator(chain, { API_KEYS: "merchant-a-key,merchant-b-key" });
+    const post = (key: string) =>
+      fetch(`${fac!.url}/settle`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(p.body) }).then((r) => r.json());
+    const first = await post("merchant-a-key");
+    expect(first).toMatchObject({ success: true });
+    expect(await post("merchant-a-key")).toEqual(first);
+    expect(await post("merchant-b-key")).toMatchObject({ success: false, errorReason: "duplicate_settlement", transaction: first.transaction });
+    expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([first.transaction]);
+  });
+});
+
 describe("Postgres unreachable", () => {
   it("/settle answers 503 with a JSON error and nothing is broadcast", async () => {
     const buyer = await buyerWith("1");

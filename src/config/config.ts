@@ -19,6 +19,7 @@ export interface Config {
   apiKeys: string[];
   adminApiKey?: string;
   settleWaitMs: number;
+  settleMaxWaitMs: number;
   logLevel: string;
   /** Relayer addresses announced in /supported; without it they are read from the ledger. */
   relayerAddresses: Address[];
@@ -77,6 +78,7 @@ const baseSchema = z.object({
   API_KEYS: z.string().optional(),
   ADMIN_API_KEY: z.string().min(16, "at least 16 characters").optional(),
   SETTLE_WAIT_MS: z.coerce.number().int().min(0).max(85_000).default(25_000),
+  SETTLE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(85_000).default(80_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   RELAYER_ADDRESSES: z.string().optional(),
   NETWORKS_FILE: z.string().optional(),
@@ -171,6 +173,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     apiKeys: list(e.API_KEYS),
     adminApiKey: e.ADMIN_API_KEY,
     settleWaitMs: e.SETTLE_WAIT_MS,
+    settleMaxWaitMs: Math.max(e.SETTLE_MAX_WAIT_MS, e.SETTLE_WAIT_MS),
     logLevel: e.LOG_LEVEL,
     relayerAddresses,
     queuePrefix: e.QUEUE_PREFIX,

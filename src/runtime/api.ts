@@ -44,6 +44,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     waiter: createSettlementWaiter(database.sql),
     enqueue: (id) => queue.enqueue(id),
     settleWaitMs: config.settleWaitMs,
+    settleMaxWaitMs: config.settleMaxWaitMs,
     logger,
   });
 

@@ -43,8 +43,9 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const pool = createRelayerPool({ lanes, networks: config.networks, clientFor: chains.clientFor, accounts, owner, logger });
   await pool.refresh();
   logger.info({ owner, lanes: pool.status() }, "relayer lanes");
+  let refreshing: Promise<void> = Promise.resolve();
   const laneTimer = setInterval(() => {
-    pool.refresh().catch((err: unknown) => logger.warn({ err }, "relayer refresh failed"));
+    refreshing = pool.refresh().catch((err: unknown) => logger.warn({ err }, "relayer refresh failed"));
   }, opts.laneIntervalMs ?? 5_000);
   laneTimer.unref();
 
@@ -90,6 +91,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
       stopping = true;
       reconciler.stop();
       clearInterval(laneTimer);
+      await refreshing;
       for (const c of clocks.values()) c.stop();
       await worker.close();
       await queue.close();

@@ -18,7 +18,14 @@ export interface SettleServiceDeps {
   repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "transition">;
   waiter: SettlementWaiter;
   enqueue(id: string): Promise<void>;
+  /** How long to wait for the receipt once a transaction exists. */
   settleWaitMs: number;
+  /**
+   * How long to wait for a transaction to exist at all. A "pending" answer without a hash
+   * makes the official middleware refuse the buyer while the payment still goes through, so
+   * it is given only when the worker makes no progress for this long.
+   */
+  settleMaxWaitMs: number;
   logger: Logger;
 }
 
@@ -33,12 +40,18 @@ export function requestHash(req: FacilitatorRequest): string {
 export function createSettleService(deps: SettleServiceDeps) {
   const { repo, logger } = deps;
 
-  async function answerClaimed(row: SettlementRow, hash: string, payer: string, network: string): Promise<SettleResponse> {
-    if (row.payloadSha256 !== hash) {
+  /** Decided, or past the receipt wait with a transaction to point at. */
+  const answerable = (row: SettlementRow, elapsedMs: number) => isDecided(row) || (elapsedMs >= deps.settleWaitMs && !!row.latestTx);
+
+  async function answerClaimed(row: SettlementRow, hash: string, payer: string, network: string, apiKeyId?: string): Promise<SettleResponse> {
+    // The stored result is replayed only to the caller that made it, for the same request.
+    if (row.payloadSha256 !== hash || (row.apiKeyId ?? undefined) !== apiKeyId) {
       // Same authorization, different request: never a second transaction, never a second success.
       return { ...failure(Duplicate, payer, network, "this authorization was already submitted in a different request"), transaction: row.latestTx ?? "" };
     }
-    const latest = isDecided(row) ? row : await deps.waiter.waitFor(row.id, async () => (await repo.findById(row.id)) ?? row, isDecided, deps.settleWaitMs);
+    const latest = isDecided(row)
+      ? row
+      : await deps.waiter.waitFor(row.id, async () => (await repo.findById(row.id)) ?? row, answerable, Math.max(deps.settleWaitMs, deps.settleMaxWaitMs), [deps.settleWaitMs]);
     return answerFromRow(latest, payer, network);
   }
 
@@ -51,7 +64,7 @@ export function createSettleService(deps: SettleServiceDeps) {
 
     // A known authorization is answered from the ledger, without touching the chain.
     const known = key && (await repo.findByKey(key));
-    if (known) return answerClaimed(known, hash, intent.payer, network);
+    if (known) return answerClaimed(known, hash, intent.payer, network, ctx.apiKeyId);
 
     const verdict = await deps.verifier(req, { checkLedger: false });
     if (!verdict.isValid) return failure(verdict.invalidReason!, intent.payer, network, verdict.invalidMessage);
@@ -74,7 +87,7 @@ export function createSettleService(deps: SettleServiceDeps) {
     if (!row) {
       const winner = await repo.findByKey(key!);
       if (!winner) throw new Error("claim lost to a row that cannot be read back");
-      return answerClaimed(winner, hash, intent.payer, network);
+      return answerClaimed(winner, hash, intent.payer, network, ctx.apiKeyId);
     }
     logger.info({ settlementId: row.id, payer: row.payer, network }, "settlement claimed");
     try {
@@ -86,7 +99,7 @@ export function createSettleService(deps: SettleServiceDeps) {
       // The row is safe in Postgres; the worker's reconciler enqueues it when Redis is back.
       logger.warn({ err, settlementId: row.id }, "enqueue failed; left for the reconciler");
     }
-    return answerClaimed(row, hash, intent.payer, network);
+    return answerClaimed(row, hash, intent.payer, network, ctx.apiKeyId);
   };
 }
 

@@ -7,7 +7,12 @@ import { NOTIFY_CHANNEL } from "../db/settlements-repo.js";
 const SAFETY_REREAD_MS = 2_000;
 
 export interface SettlementWaiter {
-  waitFor<T>(id: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T>;
+  /**
+   * Re-reads the row whenever it changes until `done(value, elapsedMs)` holds or `timeoutMs`
+   * passes. `wakeAtMs` are extra moments (since the start) at which `done` is asked again,
+   * for conditions that depend on time as well as on the row.
+   */
+  waitFor<T>(id: string, read: () => Promise<T>, done: (value: T, elapsedMs: number) => boolean, timeoutMs: number, wakeAtMs?: number[]): Promise<T>;
 }
 
 export function createSettlementWaiter(sql: Sql): SettlementWaiter {
@@ -22,9 +27,10 @@ export function createSettlementWaiter(sql: Sql): SettlementWaiter {
       }));
 
   return {
-    async waitFor(id, read, done, timeoutMs) {
+    async waitFor(id, read, done, timeoutMs, wakeAtMs = []) {
       await listen();
-      const deadline = Date.now() + timeoutMs;
+      const start = Date.now();
+      const deadline = start + timeoutMs;
       for (;;) {
         let wake!: () => void;
         const woken = new Promise<void>((resolve) => (wake = resolve));
@@ -33,10 +39,12 @@ export function createSettlementWaiter(sql: Sql): SettlementWaiter {
         wakers.set(id, set);
         try {
           const value = await read();
-          const left = deadline - Date.now();
-          if (done(value) || left <= 0) return value;
+          const now = Date.now();
+          const left = deadline - now;
+          if (done(value, now - start) || left <= 0) return value;
+          const nextWake = wakeAtMs.map((w) => start + w - now).filter((ms) => ms > 0);
           let timer: NodeJS.Timeout | undefined;
-          await Promise.race([woken, new Promise((r) => (timer = setTimeout(r, Math.min(left, SAFETY_REREAD_MS))))]);
+          await Promise.race([woken, new Promise((r) => (timer = setTimeout(r, Math.min(left, SAFETY_REREAD_MS, ...nextWake))))]);
           clearTimeout(timer);
         } finally {
           set.delete(wake);

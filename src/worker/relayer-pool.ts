@@ -9,6 +9,7 @@ import type { PrivateKeyAccount } from "viem/accounts";
 import type { EnabledNetwork } from "../config/config.js";
 import type { RelayerLanes } from "../db/relayer-lanes.js";
 import { initialFees } from "./fees.js";
+import { ALREADY_SENT } from "./settler.js";
 
 interface Lane {
   account: PrivateKeyAccount;
@@ -84,15 +85,23 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
     }
     l.stuckAt = undefined;
     const stored = await lanes.txsAtNonce(net.chainId, address, mined);
-    for (const tx of stored.reverse()) {
-      try {
-        await client.sendRawTransaction({ serializedTransaction: tx.rawTx as Hex });
-        logger.warn({ network: net.name, relayer: address, nonce: mined.toString(), tx: tx.hash }, "nonce gap: rebroadcast the stored transaction");
-        return;
-      } catch (err) {
-        logger.warn({ network: net.name, relayer: address, nonce: mined.toString(), err: err instanceof BaseError ? err.shortMessage : err }, "stored transaction refused");
+    if (stored.length) {
+      // A transaction of ours owns this nonce: only ever hand it back to the node. Filling the
+      // nonce with anything else could displace a payment that is still valid.
+      for (const tx of stored.reverse()) {
+        try {
+          await client.sendRawTransaction({ serializedTransaction: tx.rawTx as Hex });
+          logger.warn({ network: net.name, relayer: address, nonce: mined.toString(), tx: tx.hash }, "nonce gap: rebroadcast the stored transaction");
+          return;
+        } catch (err) {
+          const text = err instanceof BaseError ? `${err.shortMessage} ${err.details}` : String(err);
+          if (ALREADY_SENT.test(text)) return;
+          logger.warn({ network: net.name, relayer: address, nonce: mined.toString(), tx: tx.hash, err: text }, "stored transaction refused");
+        }
       }
+      return;
     }
+    // No stored transaction can take this nonce (the lane was moved past it from outside): fill it.
     const fees = initialFees(await client.estimateFeesPerGas(), net.maxFeePerGas);
     const request = { chainId: net.chainId, type: "eip1559" as const, nonce: Number(mined), to: address as Hex, value: 0n, gas: 21_000n, ...fees };
     const raw = await l.account.signTransaction(request);

@@ -41,7 +41,8 @@ const aggregateAbi = parseAbi([
   "function tryAggregate(bool requireSuccess, Call[] calls) returns (Result[])",
 ]);
 
-const ALREADY_SENT = /already known|known transaction|nonce too low|already imported|transaction already exists/i;
+/** Node answers that mean the transaction is already in its pool or already mined. */
+export const ALREADY_SENT = /already known|known transaction|nonce too low|already imported|transaction already exists/i;
 
 export function createSettler(deps: SettlerDeps) {
   const { repo, logger } = deps;

@@ -33,6 +33,8 @@ export async function startFacilitator(chain: TestChain, extra: Record<string, s
     RELAYER_PRIVATE_KEY: ANVIL_KEYS[0],
     QUEUE_PREFIX: `${inject("redisPrefix")}:${randomBytes(3).toString("hex")}`,
     SETTLE_WAIT_MS: "15000",
+    // Tests that stop the worker want their "pending" answer quickly.
+    SETTLE_MAX_WAIT_MS: "1000",
     ...extra,
   });
   const api = await startTestApi(chain, env);
