@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS settlements (
   settled_by      text CHECK (settled_by IN ('self', 'external')),
   -- where log searches for this authorization start (set when the worker first looks at it)
   search_from_block bigint,
+  -- when /settle first answered success for this row: later requests get nonce_already_used,
+  -- so one payment is delivered once (a retry after settlement_pending is that first answer)
+  success_answered_at timestamptz,
   error_reason    text,
   error_message   text,
   created_at      timestamptz  NOT NULL DEFAULT now(),

@@ -63,7 +63,7 @@ describe("load on 1-second blocks", () => {
       expect(new Set(final.map((a) => a.json.transaction)).size).toBe(COUNT);
       expect(await chain.balanceOf(payTo)).toBe(merchantBefore + PRICE * BigInt(COUNT));
       await assertContiguous(fac, [privateKeyToAccount(ANVIL_KEYS[0]).address]);
-      const [{ kinds }] = await fac.sql<{ kinds: string[] }[]>`select array_agg(distinct kind) as kinds from settlement_txs`;
+      const kinds = (await fac.sql<{ kinds: string[] }[]>`select array_agg(distinct kind) as kinds from settlement_txs`)[0]!.kinds;
       expect(kinds).toEqual(["transfer"]);
     } finally {
       await fac.close();

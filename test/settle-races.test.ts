@@ -168,7 +168,7 @@ describe("answers the official middleware can act on", () => {
       fetch(`${fac!.url}/settle`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(p.body) }).then((r) => r.json());
     const first = await post("merchant-a-key");
     expect(first).toMatchObject({ success: true });
-    expect(await post("merchant-a-key")).toEqual(first);
+    expect(await post("merchant-a-key")).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used", transaction: first.transaction });
     expect(await post("merchant-b-key")).toMatchObject({ success: false, errorReason: "duplicate_settlement", transaction: first.transaction });
     expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([first.transaction]);
   });

@@ -61,23 +61,27 @@ describe.each([1, 2] as const)("happy path v%i", (version) => {
     expect(detail.transactions).toHaveLength(1);
     expect(JSON.stringify(detail)).not.toContain(p.signature.slice(2, 40));
 
-    // The identical retry is answered from the row: same hash, nothing new on chain.
+    // Sending it again is answered from the row: the same hash, but not a second delivery of
+    // one payment (a replayed header must not be served twice), and nothing new on chain.
     const again = await fac.settle(p.body);
-    expect(again.json).toEqual(res.json);
+    expect(again.json).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used", transaction: res.json.transaction, payer: buyer.address });
     expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toHaveLength(1);
   });
 });
 
 describe("concurrency", () => {
-  it("20 concurrent identical /settle calls: one transaction, the same success for all", async () => {
+  it("20 concurrent identical /settle calls: one transaction, one success, the rest told it is spent", async () => {
     const buyer = await newBuyer();
     const p = await payment(2, buyer);
     const nonceBefore = await relayerNonce(chain, relayer);
     const answers = await Promise.all(Array.from({ length: 20 }, () => fac.settle(p.body)));
     expect(answers.every((a) => a.status === 200)).toBe(true);
-    const first = answers[0]!.json;
-    expect(first.success).toBe(true);
-    for (const a of answers) expect(a.json).toEqual(first);
+    const winners = answers.filter((a) => a.json.success);
+    expect(winners).toHaveLength(1);
+    const first = winners[0]!.json;
+    for (const a of answers.filter((x) => !x.json.success)) {
+      expect(a.json).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used", transaction: first.transaction, network: "eip155:84532" });
+    }
     expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([first.transaction]);
     expect(await relayerNonce(chain, relayer)).toBe(nonceBefore + 1);
     expect(await chain.balanceOf(buyer.address)).toBe(parseUnits("5", 6) - PRICE);
@@ -98,9 +102,9 @@ describe("concurrency", () => {
     const losers = answers.filter((a) => !a.json.success);
     for (const l of losers) expect(l.json).toMatchObject({ success: false, errorReason: "duplicate_settlement", network: "eip155:84532", payer: buyer.address });
     expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([winners[0]!.json.transaction]);
-    // The winner's identical retry is still a success; a loser's retry is still a duplicate.
+    // The winner's body again is answered from its row (spent); a loser's is still a duplicate.
     const winnerBody = variants[answers.indexOf(winners[0]!)];
-    expect((await fac.settle(winnerBody)).json).toEqual(winners[0]!.json);
+    expect((await fac.settle(winnerBody)).json).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used", transaction: winners[0]!.json.transaction });
     expect((await fac.settle(variants[answers.indexOf(losers[0]!)])).json.errorReason).toBe("duplicate_settlement");
   });
 });

@@ -37,6 +37,7 @@ export const settlements = pgTable(
     blockHash: text("block_hash"),
     settledBy: text("settled_by").$type<"self" | "external">(),
     searchFromBlock: bigint("search_from_block", { mode: "bigint" }),
+    successAnsweredAt: ts("success_answered_at"),
     errorReason: text("error_reason"),
     errorMessage: text("error_message"),
     createdAt: ts("created_at").notNull().defaultNow(),

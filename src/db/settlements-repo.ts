@@ -1,7 +1,7 @@
 // The settlement state machine's storage. Every transition is a compare-and-set on
 // (state, version) that appends an event and notifies waiters in the same transaction, so a
 // stale worker loses its race instead of overwriting progress.
-import { and, eq, sql, TransactionRollbackError } from "drizzle-orm";
+import { and, eq, isNull, sql, TransactionRollbackError } from "drizzle-orm";
 import type { AuthorizationKey } from "../verify/intent.js";
 import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
@@ -75,6 +75,14 @@ export function createSettlementsRepo(db: Db) {
 
     async transition(t: Transition): Promise<SettlementRow | undefined> {
       return guardDb("transition", () => db.transaction((tx) => applyTransition(tx, t)));
+    },
+
+    /** True for exactly one caller: the one that may report this settlement's success. */
+    async takeSuccessAnswer(id: string): Promise<boolean> {
+      const rows = await guardDb("answer", () =>
+        db.update(settlements).set({ successAnsweredAt: new Date() }).where(and(eq(settlements.id, id), isNull(settlements.successAnsweredAt))).returning({ id: settlements.id }),
+      );
+      return rows.length > 0;
     },
 
     async txsOf(id: string): Promise<SettlementTxRow[]> {

@@ -7,6 +7,7 @@ import type { SettlementRow, SettlementsRepo } from "../db/settlements-repo.js";
 import { authorizationKey, toIntent, type NetworkLookup } from "../verify/intent.js";
 import type { Verifier } from "../verify/verifier.js";
 import type { FacilitatorRequest } from "../x402/wire.js";
+import { Reason } from "../x402/reasons.js";
 import { answerFromRow, failure, isDecided, type SettleResponse } from "./answer.js";
 import type { SettlementWaiter } from "./waiter.js";
 
@@ -15,7 +16,7 @@ export const Duplicate = "duplicate_settlement";
 export interface SettleServiceDeps {
   networks: NetworkLookup;
   verifier: Verifier;
-  repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "transition">;
+  repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "transition" | "takeSuccessAnswer">;
   waiter: SettlementWaiter;
   enqueue(id: string): Promise<void>;
   /** How long to wait for the receipt once a transaction exists. */
@@ -52,7 +53,14 @@ export function createSettleService(deps: SettleServiceDeps) {
     const latest = isDecided(row)
       ? row
       : await deps.waiter.waitFor(row.id, async () => (await repo.findById(row.id)) ?? row, answerable, Math.max(deps.settleWaitMs, deps.settleMaxWaitMs), [deps.settleWaitMs]);
-    return answerFromRow(latest, payer, network);
+    const answer = answerFromRow(latest, payer, network);
+    // One payment, one delivery: the middleware serves the resource on success, so only one
+    // request ever hears it. A retry after "settlement_pending" is that one; a replayed header
+    // (or a concurrent copy) hears what the chain would say about a spent authorization.
+    if (answer.success && !(await repo.takeSuccessAnswer(row.id))) {
+      return { ...failure(Reason.nonceAlreadyUsed, payer, network, "this payment was already settled and reported to an earlier request"), transaction: answer.transaction };
+    }
+    return answer;
   }
 
   return async function settle(req: FacilitatorRequest, ctx: { apiKeyId?: string } = {}): Promise<SettleResponse> {

@@ -35,7 +35,8 @@ export type LaneStatus = { chainId: number; address: string; leased: boolean; fu
 
 export function createRelayerPool(deps: RelayerPoolDeps) {
   const { lanes, owner, logger } = deps;
-  const ttl = deps.leaseTtlMs ?? 30_000;
+  // Short enough that a restarted worker signs again soon after a crash; renewed every refresh.
+  const ttl = deps.leaseTtlMs ?? 15_000;
   const byChain = new Map(deps.networks.map((n) => [n.chainId, new Map(deps.accounts.map((a) => [a.address.toLowerCase(), { account: a, leased: false, funded: true, inFlight: 0 } as Lane]))]));
 
   async function shareLeases(net: EnabledNetwork, live: number) {

@@ -33,7 +33,7 @@ export interface Attempt {
   /** Which receipt header came back, decoded by the official decoder for it. */
   receiptHeaderName?: "X-PAYMENT-RESPONSE" | "PAYMENT-RESPONSE";
   receipt?: Receipt;
-  /** The refusal reason: `error` of the v1 402 body or of the v2 PAYMENT-REQUIRED header. */
+  /** The refusal reason: `error` of the v1 402 body or of the v2 PAYMENT-REQUIRED header, else a failed receipt's errorReason. */
   reason?: string;
   /** The decoded payment payload the client signed. */
   payload?: any;
@@ -63,6 +63,8 @@ export async function readAnswer(res: Response): Promise<Omit<Attempt, "paymentH
   const required = res.headers.get("PAYMENT-REQUIRED");
   if (required) out.reason = decodePaymentRequiredHeader(required).error;
   else if (body && typeof body === "object" && typeof (body as { error?: unknown }).error === "string") out.reason = (body as { error: string }).error;
+  // A v2 settle failure is a 402 whose reason travels only in the failed PAYMENT-RESPONSE.
+  else if (out.receipt && !out.receipt.success) out.reason = out.receipt.errorReason;
   return out;
 }
 
@@ -134,3 +136,23 @@ export async function replay(url: string, name: "X-PAYMENT" | "PAYMENT-SIGNATURE
 
 /** The EIP-3009 nonce inside a decoded payment payload (v1 and v2 carry it at the same place). */
 export const nonceOf = (payload: any): Hex => payload.payload.authorization.nonce;
+
+/**
+ * Gets the 402 for `url` and signs one payment for it with the official core client (v2, or v1
+ * through registerExactEvmScheme's v1 names), without sending it: the header a client would send.
+ */
+export async function signOnce(url: string, account: PrivateKeyAccount): Promise<{ name: "X-PAYMENT" | "PAYMENT-SIGNATURE"; value: string; payload: any }> {
+  const client = new x402HTTPClient(registerExactEvmScheme(new x402Client(), { signer: account }));
+  const first = await fetch(url);
+  if (first.status !== 402) throw new Error(`expected a 402 from ${url}, got ${first.status}`);
+  const text = await first.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const payload = await client.createPaymentPayload(client.getPaymentRequiredResponse((n) => first.headers.get(n), body));
+  const [name, value] = Object.entries(client.encodePaymentSignatureHeader(payload))[0]! as ["X-PAYMENT" | "PAYMENT-SIGNATURE", string];
+  return { name, value, payload: b64json(value) };
+}

@@ -66,7 +66,7 @@ export async function startFacilitatorProxy(target: string, opts: ProxyOptions =
       const upstream = await fetch(`${target}${forwardedPath}`, {
         method: req.method,
         headers,
-        body: req.method === "GET" || req.method === "HEAD" ? undefined : body,
+        body: req.method === "GET" || req.method === "HEAD" ? undefined : new Uint8Array(body),
       });
       const text = await upstream.text();
       const call: ProxiedCall = {

@@ -37,7 +37,8 @@ process.once("exit", () => {
 export function spawnWorker(env: Record<string, string>): WorkerProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "worker"], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", ...env },
+    // The readiness and fault-point checks read the log, so it is always on (info), whatever the caller's env says.
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env, LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(child);

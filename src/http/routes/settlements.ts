@@ -64,6 +64,7 @@ export function presentSettlement(row: SettlementRow) {
     blockHash: row.blockHash,
     relayer: row.relayerAddress,
     relayerNonce: row.relayerNonce?.toString() ?? null,
+    successAnsweredAt: row.successAnsweredAt?.toISOString() ?? null,
     errorReason: row.errorReason,
     errorMessage: row.errorMessage,
     createdAt: row.createdAt.toISOString(),
