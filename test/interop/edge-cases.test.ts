@@ -15,7 +15,7 @@ import { usesOf } from "../support/chain-facts.js";
 import { startFacilitator, type TestFacilitator } from "../support/facilitator.js";
 import { startFacilitatorProxy, type FacilitatorProxy, type ProxiedCall } from "../support/facilitator-proxy.js";
 import { balances, expectPaid, keyId, ledgerRows, newBuyer, newPayTo, startMerchant, type ServerKind } from "../support/interop-suite.js";
-import { startReferenceFacilitator } from "../support/reference-facilitator.js";
+import { startReferenceFacilitator } from "../../bench/peer-facilitator.js";
 import { ANVIL_KEYS } from "../../src/devnet/anvil.js";
 import { bearerAuthHeaders, PRICE, startV1Merchant, startV2Merchant, V2_NETWORK, type Merchant } from "../support/merchant.js";
 

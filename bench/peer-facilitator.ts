@@ -9,7 +9,7 @@ import { x402Facilitator } from "@x402/core/facilitator";
 import { toFacilitatorEvmSigner } from "@x402/evm";
 import { registerExactEvmScheme } from "@x402/evm/exact/facilitator";
 import type { Hex } from "viem";
-import { devnetClients } from "../../src/devnet/contracts.js";
+import { devnetClients } from "../src/devnet/contracts.js";
 
 export async function startReferenceFacilitator(rpcUrl: string, key: Hex): Promise<{ url: string; close(): Promise<void> }> {
   const { publicClient, walletClient, account } = await devnetClients(rpcUrl, key);

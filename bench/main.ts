@@ -1,0 +1,128 @@
+// `npm run bench`: this facilitator beside the official facilitator logic (@x402/core +
+// @x402/evm behind a minimal HTTP server) on one anvil chain with Circle's real USDC mining a
+// block a second. /verify: many distinct valid payloads, 32 connections, 10 s. Settlement:
+// 200 payments with 50 in flight, with one relayer key and with two. Prints one table with the
+// ratios and appends a JSON line per run to bench/results.jsonl.
+import { appendFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { parseUnits, type Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { ANVIL_KEYS, startAnvil } from "../src/devnet/anvil.js";
+import { devnetTestClient } from "../src/devnet/contracts.js";
+import { ensureMulticall3 } from "../src/devnet/multicall3.js";
+import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "../src/devnet/usdc.js";
+import { signAuthorization, v2Body } from "../test/support/payments.js";
+import { firstLine, freePort, freshDatabase, startProcess, waitForHttp, type Proc } from "./lab.js";
+import { run, type RunFigures } from "./load.js";
+
+const env = process.env;
+const VERIFY_SECONDS = Number(env.BENCH_VERIFY_SECONDS ?? 10);
+const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
+const PAYLOADS = Number(env.BENCH_PAYLOADS ?? 1000);
+const SETTLEMENTS = Number(env.BENCH_SETTLEMENTS ?? 200);
+const IN_FLIGHT = Number(env.BENCH_SETTLE_INFLIGHT ?? 50);
+const PRICE = 1_000n;
+const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
+
+async function main() {
+  const anvil = await startAnvil({ chainId: 84532 });
+  const procs: Proc[] = [];
+  try {
+    const usdc = await deployUsdc(anvil.rpcUrl, { address: BASE_SEPOLIA_USDC });
+    await ensureMulticall3(anvil.rpcUrl);
+    const buyers: PrivateKeyAccount[] = Array.from({ length: 20 }, () => privateKeyToAccount(generatePrivateKey()));
+    for (const b of buyers) await mintUsdc(anvil.rpcUrl, usdc, b.address, parseUnits("1000", 6));
+    const test = devnetTestClient(anvil.rpcUrl);
+    await test.setAutomine(false);
+    await test.setIntervalMining({ interval: 1 });
+
+    let signedCount = 0;
+    const sign = (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, async () => {
+          const signed = await signAuthorization({ payer: buyers[signedCount++ % buyers.length]!, payTo, value: PRICE, asset: usdc.address, chainId: 84532 });
+          return JSON.stringify(v2Body({ ...signed, asset: usdc.address, payTo, amount: PRICE, network: "eip155:84532" }));
+        }),
+      );
+
+    // ---- ours: api and worker as separate processes ----
+    const databaseUrl = await freshDatabase(env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres", "x402_bench");
+    const port = await freePort();
+    const ourEnv = (keys: Hex[]) => ({
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      RPC_URL_BASE_SEPOLIA: anvil.rpcUrl,
+      RELAYER_PRIVATE_KEY: keys.join(","),
+      QUEUE_PREFIX: `x402bench${Date.now()}`,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      SETTLE_WAIT_MS: "60000",
+      SETTLE_MAX_WAIT_MS: "60000",
+    });
+    const oursUrl = `http://127.0.0.1:${port}`;
+    let worker = startProcess(["src/main.ts", "worker"], ourEnv([ANVIL_KEYS[0]]));
+    procs.push(worker);
+    const api = startProcess(["src/main.ts", "api"], ourEnv([ANVIL_KEYS[0]]));
+    procs.push(api);
+    await waitForHttp(`${oursUrl}/healthz`);
+
+    // ---- peer: the official facilitator logic, signing with its own key ----
+    const peer = startProcess(["bench/peer-server.ts"], { RPC_URL: anvil.rpcUrl, PEER_KEY: ANVIL_KEYS[4] });
+    procs.push(peer);
+    const peerUrl = await firstLine(peer);
+
+    const verifyBodies = await sign(PAYLOADS);
+    const isValid = (j: { isValid?: boolean }) => j.isValid === true;
+    const isPaid = (j: { success?: boolean }) => j.success === true;
+    console.error(`verify: ${PAYLOADS} payloads, ${CONNECTIONS} connections, ${VERIFY_SECONDS} s each…`);
+    const verifyOurs = await run({ url: oursUrl, path: "/verify", bodies: verifyBodies, connections: CONNECTIONS, durationS: VERIFY_SECONDS, isOk: isValid });
+    const verifyPeer = await run({ url: peerUrl, path: "/verify", bodies: verifyBodies, connections: CONNECTIONS, durationS: VERIFY_SECONDS, isOk: isValid });
+
+    console.error(`settle: ${SETTLEMENTS} payments, ${IN_FLIGHT} in flight, 1-second blocks…`);
+    const settle = (url: string, bodies: string[]) => run({ url, path: "/settle", bodies, connections: IN_FLIGHT, amount: bodies.length, isOk: isPaid });
+    const settleOursOne = await settle(oursUrl, await sign(SETTLEMENTS));
+    await worker.stop();
+    worker = startProcess(["src/main.ts", "worker"], ourEnv([ANVIL_KEYS[0], ANVIL_KEYS[1]]));
+    procs.push(worker);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const settleOursTwo = await settle(oursUrl, await sign(SETTLEMENTS));
+    const settlePeer = await settle(peerUrl, await sign(SETTLEMENTS));
+
+    report({ verifyOurs, verifyPeer, settleOursOne, settleOursTwo, settlePeer, apiRssMiB: api.peakRssMiB(), peerRssMiB: peer.peakRssMiB() });
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+    await anvil.stop();
+  }
+}
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
+
+function report(r: { verifyOurs: RunFigures; verifyPeer: RunFigures; settleOursOne: RunFigures; settleOursTwo: RunFigures; settlePeer: RunFigures; apiRssMiB: number; peerRssMiB: number }) {
+  const settled = (x: RunFigures) => x.ok / x.seconds;
+  const rows = [
+    ["verify req/s", f1(r.verifyOurs.requestsPerSec), f1(r.verifyPeer.requestsPerSec), f1(r.verifyOurs.requestsPerSec / r.verifyPeer.requestsPerSec) + "x"],
+    ["verify p50 ms", f1(r.verifyOurs.p50Ms), f1(r.verifyPeer.p50Ms), f1(r.verifyPeer.p50Ms / r.verifyOurs.p50Ms) + "x lower"],
+    ["verify p99 ms", f1(r.verifyOurs.p99Ms), f1(r.verifyPeer.p99Ms), f1(r.verifyPeer.p99Ms / r.verifyOurs.p99Ms) + "x lower"],
+    ["verify isValid:true", `${r.verifyOurs.ok}/${r.verifyOurs.answered}`, `${r.verifyPeer.ok}/${r.verifyPeer.answered}`, ""],
+    ["verify errors", String(r.verifyOurs.errors), String(r.verifyPeer.errors), ""],
+    ["settled/s, 1 key", f1(settled(r.settleOursOne)), f1(settled(r.settlePeer)), f1(settled(r.settleOursOne) / settled(r.settlePeer)) + "x"],
+    ["settled/s, 2 keys", f1(settled(r.settleOursTwo)), "(1 key only)", ""],
+    ["settle p50 ms (1 key)", f1(r.settleOursOne.p50Ms), f1(r.settlePeer.p50Ms), ""],
+    ["settle p99 ms (1 key)", f1(r.settleOursOne.p99Ms), f1(r.settlePeer.p99Ms), ""],
+    ["settle p50/p99 ms (2 keys)", `${f1(r.settleOursTwo.p50Ms)}/${f1(r.settleOursTwo.p99Ms)}`, "", ""],
+    ["settled ok (1 key / 2 keys)", `${r.settleOursOne.ok}/${SETTLEMENTS} / ${r.settleOursTwo.ok}/${SETTLEMENTS}`, `${r.settlePeer.ok}/${SETTLEMENTS}`, ""],
+    ["api peak RSS MiB", f1(r.apiRssMiB), f1(r.peerRssMiB), ""],
+  ];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...[["", "ours", "peer (@x402/evm)", "ours/peer"][i]!.length, ...rows.map((row) => row[i]!.length)]));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
+  console.log(line(["", "ours", "peer (@x402/evm)", "ours/peer"]));
+  for (const row of rows) console.log(line(row));
+  const record = { at: new Date().toISOString(), cpus: cpus().length, node: process.version, verifySeconds: VERIFY_SECONDS, connections: CONNECTIONS, settlements: SETTLEMENTS, inFlight: IN_FLIGHT, ...r };
+  appendFileSync(new URL("./results.jsonl", import.meta.url), JSON.stringify(record) + "\n");
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exit(1);
+});
