@@ -28,8 +28,8 @@ export async function run(opts: {
   const result = await autocannon({
     url: opts.url,
     connections: opts.connections,
-    duration: opts.durationS,
-    amount: opts.amount,
+    ...(opts.durationS ? { duration: opts.durationS } : {}),
+    ...(opts.amount ? { amount: opts.amount } : {}),
     timeout: 120,
     requests: [
       {

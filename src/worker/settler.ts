@@ -13,7 +13,7 @@ import { classifySignature, type ClassifiedSignature } from "../evm/signature.js
 import { VALID_BEFORE_MARGIN_S } from "../verify/checks.js";
 import { Reason } from "../x402/reasons.js";
 import type { BlockClock } from "./block-clock.js";
-import { initialFees, replacementFees } from "./fees.js";
+import { initialFees, replacementFees, type Fees } from "./fees.js";
 import { expectedPayment, LOG_LOOKBACK_BLOCKS, markEnded, markMined, resolveSpentAuthorization } from "./outcome.js";
 import type { RelayerPool } from "./relayer-pool.js";
 
@@ -83,38 +83,57 @@ export function createSettler(deps: SettlerDeps) {
     return (await readPayerCode(client, row.payer as Hex)) ? { inner: sig.inner } : sig;
   }
 
+  /** Why the chain refuses the transfer right now, as a terminal outcome for the row. */
+  async function refusal(row: SettlementRow, client: PublicClient, signature: ClassifiedSignature, searchFromBlock: bigint) {
+    const state = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature, assetKnownDeployed: true, blockTag: "pending" });
+    if (state.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, searchFromBlock);
+    // Fine again a moment later: the state moved under us; the next attempt looks again.
+    if (state.simulation.ok) return undefined;
+    const reason =
+      state.authorizationUsed === undefined
+        ? Reason.eip3009NotSupported
+        : state.balance !== undefined && state.balance < BigInt(row.value)
+          ? Reason.insufficientBalance
+          : Reason.simulationFailed;
+    return markEnded({ repo, logger }, row, "failed", reason, state.simulation.message);
+  }
+
+  /** The market's fees, asked once a second per chain rather than once per settlement. */
+  const feeCache = new Map<number, { at: number; fees: Promise<Fees> }>();
+  function marketFees(chainId: number, client: PublicClient): Promise<Fees> {
+    const hit = feeCache.get(chainId);
+    if (hit && Date.now() - hit.at < 1_000) return hit.fees;
+    const fees = client.estimateFeesPerGas();
+    feeCache.set(chainId, { at: Date.now(), fees });
+    fees.catch(() => feeCache.delete(chainId));
+    return fees;
+  }
+
   async function prepareAndSign(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
     fault("before_sign");
     const head = await client.getBlock({ blockTag: "latest" });
     const searchFromBlock = row.searchFromBlock ?? (head.number > LOG_LOOKBACK_BLOCKS ? head.number - LOG_LOOKBACK_BLOCKS : 0n);
     const signature = await effectiveSignature(row, client);
-    const state = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature, assetKnownDeployed: true, blockTag: "pending" });
-    if (state.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, searchFromBlock);
     // The token compares validBefore with block time, so the chain's clock decides.
-    if (BigInt(row.validBefore) < head.timestamp + VALID_BEFORE_MARGIN_S) return markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before it could be sent");
-    if (!state.simulation.ok) {
-      const reason =
-        state.authorizationUsed === undefined
-          ? Reason.eip3009NotSupported
-          : state.balance !== undefined && state.balance < BigInt(row.value)
-            ? Reason.insufficientBalance
-            : Reason.simulationFailed;
-      return markEnded({ repo, logger }, row, "failed", reason, state.simulation.message);
+    if (BigInt(row.validBefore) < head.timestamp + VALID_BEFORE_MARGIN_S) {
+      const spent = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature, assetKnownDeployed: true });
+      if (spent.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, searchFromBlock);
+      return markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before it could be sent");
     }
 
     const relayer = deps.pool.pick(net.chainId);
     if (!relayer) throw new NoRelayerError(`no leased, funded relayer on chain ${net.chainId} in this worker`);
     const call = settlementCall(row, signature);
+    // Estimating the exact call at the pending block is the re-simulation: it reverts exactly
+    // when the transfer would (spent, canceled, drained, blacklisted, paused…).
     let gas: bigint;
     try {
       gas = await client.estimateGas({ account: relayer.address, ...call, blockTag: "pending" });
     } catch (err) {
       if (!isRevert(err)) throw err;
-      // Simulated fine a moment ago: the state moved under us; the next attempt re-reads it.
-      logger.warn({ settlementId: row.id, err }, "gas estimation reverted; will retry");
-      return undefined;
+      return refusal(row, client, signature, searchFromBlock);
     }
-    const fees = initialFees(await client.estimateFeesPerGas(), net.maxFeePerGas);
+    const fees = initialFees(await marketFees(net.chainId, client), net.maxFeePerGas);
     const signed = await repo.allocateSignAndStore(
       { id: row.id, from: row.state, version: row.version, patch: { searchFromBlock } },
       { chainId: net.chainId, address: relayer.address, owner: deps.owner },
