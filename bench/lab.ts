@@ -2,34 +2,7 @@
 // process of its own so they are measured the same way.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import postgres from "postgres";
-import { migrate } from "../src/db/migrate.js";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Drops and recreates `name` on the server of `serverUrl`, migrated; returns its URL. */
-export async function freshDatabase(serverUrl: string, name: string): Promise<string> {
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const db = postgres(url.toString(), { max: 1, onnotice: () => {} });
-  await migrate(db);
-  await db.end();
-  return url.toString();
-}
+export { freePort } from "../src/devnet/anvil.js";
 
 export interface Proc {
   child: ChildProcess;
@@ -39,7 +12,10 @@ export interface Proc {
 }
 
 export function startProcess(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const tail: string[] = [];
   const keep = (chunk: Buffer) => {
     tail.push(...chunk.toString().split("\n"));
@@ -48,7 +24,8 @@ export function startProcess(args: string[], env: Record<string, string>): Proc 
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
   child.on("exit", (code, signal) => {
-    if (code !== 0 && signal !== "SIGTERM" && signal !== "SIGKILL") console.error(`${args.join(" ")} exited (${code ?? signal}):\n${tail.join("\n")}`);
+    if (code !== 0 && signal !== "SIGTERM" && signal !== "SIGKILL")
+      console.error(`${args.join(" ")} exited (${code ?? signal}):\n${tail.join("\n")}`);
   });
   return {
     child,

@@ -12,7 +12,8 @@ import { devnetTestClient } from "../src/devnet/contracts.js";
 import { ensureMulticall3 } from "../src/devnet/multicall3.js";
 import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "../src/devnet/usdc.js";
 import { signAuthorization, v2Body } from "../test/support/payments.js";
-import { firstLine, freePort, freshDatabase, startProcess, waitForHttp, type Proc } from "./lab.js";
+import { recreateDatabase } from "../src/devnet/database.js";
+import { firstLine, freePort, startProcess, waitForHttp, type Proc } from "./lab.js";
 import { run, type RunFigures } from "./load.js";
 
 const env = process.env;
@@ -40,13 +41,19 @@ async function main() {
     const sign = (n: number) =>
       Promise.all(
         Array.from({ length: n }, async () => {
-          const signed = await signAuthorization({ payer: buyers[signedCount++ % buyers.length]!, payTo, value: PRICE, asset: usdc.address, chainId: 84532 });
+          const signed = await signAuthorization({
+            payer: buyers[signedCount++ % buyers.length]!,
+            payTo,
+            value: PRICE,
+            asset: usdc.address,
+            chainId: 84532,
+          });
           return JSON.stringify(v2Body({ ...signed, asset: usdc.address, payTo, amount: PRICE, network: "eip155:84532" }));
         }),
       );
 
     // ---- ours: api and worker as separate processes ----
-    const databaseUrl = await freshDatabase(env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres", "x402_bench");
+    const databaseUrl = await recreateDatabase(env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres", "x402_bench");
     const port = await freePort();
     const ourEnv = (keys: Hex[]) => ({
       DATABASE_URL: databaseUrl,
@@ -76,11 +83,26 @@ async function main() {
     const isValid = (j: { isValid?: boolean }) => j.isValid === true;
     const isPaid = (j: { success?: boolean }) => j.success === true;
     console.error(`verify: ${PAYLOADS} payloads, ${CONNECTIONS} connections, ${VERIFY_SECONDS} s each…`);
-    const verifyOurs = await run({ url: oursUrl, path: "/verify", bodies: verifyBodies, connections: CONNECTIONS, durationS: VERIFY_SECONDS, isOk: isValid });
-    const verifyPeer = await run({ url: peerUrl, path: "/verify", bodies: verifyBodies, connections: CONNECTIONS, durationS: VERIFY_SECONDS, isOk: isValid });
+    const verifyOurs = await run({
+      url: oursUrl,
+      path: "/verify",
+      bodies: verifyBodies,
+      connections: CONNECTIONS,
+      durationS: VERIFY_SECONDS,
+      isOk: isValid,
+    });
+    const verifyPeer = await run({
+      url: peerUrl,
+      path: "/verify",
+      bodies: verifyBodies,
+      connections: CONNECTIONS,
+      durationS: VERIFY_SECONDS,
+      isOk: isValid,
+    });
 
     console.error(`settle: ${SETTLEMENTS} payments, ${IN_FLIGHT} in flight, 1-second blocks…`);
-    const settle = (url: string, bodies: string[]) => run({ url, path: "/settle", bodies, connections: IN_FLIGHT, amount: bodies.length, isOk: isPaid });
+    const settle = (url: string, bodies: string[]) =>
+      run({ url, path: "/settle", bodies, connections: IN_FLIGHT, amount: bodies.length, isOk: isPaid });
     const settleOursOne = await settle(oursUrl, await sign(SETTLEMENTS));
     await worker.stop();
     worker = startProcess(["src/main.ts", "worker"], ourEnv([ANVIL_KEYS[0], ANVIL_KEYS[1]]));
@@ -89,7 +111,15 @@ async function main() {
     const settleOursTwo = await settle(oursUrl, await sign(SETTLEMENTS));
     const settlePeer = await settle(peerUrl, await sign(SETTLEMENTS));
 
-    report({ verifyOurs, verifyPeer, settleOursOne, settleOursTwo, settlePeer, apiRssMiB: api.peakRssMiB(), peerRssMiB: peer.peakRssMiB() });
+    report({
+      verifyOurs,
+      verifyPeer,
+      settleOursOne,
+      settleOursTwo,
+      settlePeer,
+      apiRssMiB: api.peakRssMiB(),
+      peerRssMiB: peer.peakRssMiB(),
+    });
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
     await anvil.stop();
@@ -98,27 +128,61 @@ async function main() {
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
 
-function report(r: { verifyOurs: RunFigures; verifyPeer: RunFigures; settleOursOne: RunFigures; settleOursTwo: RunFigures; settlePeer: RunFigures; apiRssMiB: number; peerRssMiB: number }) {
+function report(r: {
+  verifyOurs: RunFigures;
+  verifyPeer: RunFigures;
+  settleOursOne: RunFigures;
+  settleOursTwo: RunFigures;
+  settlePeer: RunFigures;
+  apiRssMiB: number;
+  peerRssMiB: number;
+}) {
   const settled = (x: RunFigures) => x.ok / x.seconds;
   const rows = [
-    ["verify req/s", f1(r.verifyOurs.requestsPerSec), f1(r.verifyPeer.requestsPerSec), f1(r.verifyOurs.requestsPerSec / r.verifyPeer.requestsPerSec) + "x"],
+    [
+      "verify req/s",
+      f1(r.verifyOurs.requestsPerSec),
+      f1(r.verifyPeer.requestsPerSec),
+      f1(r.verifyOurs.requestsPerSec / r.verifyPeer.requestsPerSec) + "x",
+    ],
     ["verify p50 ms", f1(r.verifyOurs.p50Ms), f1(r.verifyPeer.p50Ms), f1(r.verifyPeer.p50Ms / r.verifyOurs.p50Ms) + "x lower"],
     ["verify p99 ms", f1(r.verifyOurs.p99Ms), f1(r.verifyPeer.p99Ms), f1(r.verifyPeer.p99Ms / r.verifyOurs.p99Ms) + "x lower"],
     ["verify isValid:true", `${r.verifyOurs.ok}/${r.verifyOurs.answered}`, `${r.verifyPeer.ok}/${r.verifyPeer.answered}`, ""],
     ["verify errors", String(r.verifyOurs.errors), String(r.verifyPeer.errors), ""],
-    ["settled/s, 1 key", f1(settled(r.settleOursOne)), f1(settled(r.settlePeer)), f1(settled(r.settleOursOne) / settled(r.settlePeer)) + "x"],
+    [
+      "settled/s, 1 key",
+      f1(settled(r.settleOursOne)),
+      f1(settled(r.settlePeer)),
+      f1(settled(r.settleOursOne) / settled(r.settlePeer)) + "x",
+    ],
     ["settled/s, 2 keys", f1(settled(r.settleOursTwo)), "(1 key only)", ""],
     ["settle p50 ms (1 key)", f1(r.settleOursOne.p50Ms), f1(r.settlePeer.p50Ms), ""],
     ["settle p99 ms (1 key)", f1(r.settleOursOne.p99Ms), f1(r.settlePeer.p99Ms), ""],
     ["settle p50/p99 ms (2 keys)", `${f1(r.settleOursTwo.p50Ms)}/${f1(r.settleOursTwo.p99Ms)}`, "", ""],
-    ["settled ok (1 key / 2 keys)", `${r.settleOursOne.ok}/${SETTLEMENTS} / ${r.settleOursTwo.ok}/${SETTLEMENTS}`, `${r.settlePeer.ok}/${SETTLEMENTS}`, ""],
+    [
+      "settled ok (1 key / 2 keys)",
+      `${r.settleOursOne.ok}/${SETTLEMENTS} / ${r.settleOursTwo.ok}/${SETTLEMENTS}`,
+      `${r.settlePeer.ok}/${SETTLEMENTS}`,
+      "",
+    ],
     ["api peak RSS MiB", f1(r.apiRssMiB), f1(r.peerRssMiB), ""],
   ];
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...[["", "ours", "peer (@x402/evm)", "ours/peer"][i]!.length, ...rows.map((row) => row[i]!.length)]));
+  const widths = [0, 1, 2, 3].map((i) =>
+    Math.max(...[["", "ours", "peer (@x402/evm)", "ours/peer"][i]!.length, ...rows.map((row) => row[i]!.length)]),
+  );
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
   console.log(line(["", "ours", "peer (@x402/evm)", "ours/peer"]));
   for (const row of rows) console.log(line(row));
-  const record = { at: new Date().toISOString(), cpus: cpus().length, node: process.version, verifySeconds: VERIFY_SECONDS, connections: CONNECTIONS, settlements: SETTLEMENTS, inFlight: IN_FLIGHT, ...r };
+  const record = {
+    at: new Date().toISOString(),
+    cpus: cpus().length,
+    node: process.version,
+    verifySeconds: VERIFY_SECONDS,
+    connections: CONNECTIONS,
+    settlements: SETTLEMENTS,
+    inFlight: IN_FLIGHT,
+    ...r,
+  };
   appendFileSync(new URL("./results.jsonl", import.meta.url), JSON.stringify(record) + "\n");
 }
 

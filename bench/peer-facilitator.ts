@@ -11,9 +11,10 @@ import { registerExactEvmScheme } from "@x402/evm/exact/facilitator";
 import type { Hex } from "viem";
 import { devnetClients } from "../src/devnet/contracts.js";
 
-export async function startReferenceFacilitator(rpcUrl: string, key: Hex): Promise<{ url: string; close(): Promise<void> }> {
+/** The official facilitator signer over viem clients on `rpcUrl`, sending with `key`. */
+export async function referenceSigner(rpcUrl: string, key: Hex) {
   const { publicClient, walletClient, account } = await devnetClients(rpcUrl, key);
-  const signer = toFacilitatorEvmSigner({
+  return toFacilitatorEvmSigner({
     address: account.address,
     readContract: (args) => publicClient.readContract(args as never),
     verifyTypedData: (args) => publicClient.verifyTypedData(args as never),
@@ -22,13 +23,18 @@ export async function startReferenceFacilitator(rpcUrl: string, key: Hex): Promi
     waitForTransactionReceipt: (args) => publicClient.waitForTransactionReceipt(args),
     getCode: (args) => publicClient.getCode(args),
   });
+}
+
+export async function startReferenceFacilitator(rpcUrl: string, key: Hex): Promise<{ url: string; close(): Promise<void> }> {
+  const signer = await referenceSigner(rpcUrl, key);
   const facilitator = registerExactEvmScheme(new x402Facilitator(), { signer, networks: "eip155:84532" });
 
   const app = express();
   app.use(express.json());
   const handle = (op: "verify" | "settle") => async (req: express.Request, res: express.Response) => {
     const { paymentPayload, paymentRequirements } = req.body ?? {};
-    if (!paymentPayload || !paymentRequirements) return void res.status(400).json({ error: "Missing paymentPayload or paymentRequirements" });
+    if (!paymentPayload || !paymentRequirements)
+      return void res.status(400).json({ error: "Missing paymentPayload or paymentRequirements" });
     try {
       res.json(await facilitator[op](paymentPayload, paymentRequirements));
     } catch (err) {

@@ -26,7 +26,12 @@ export async function startPaidServer(o: PaidServerOptions): Promise<{ url: stri
   const network = o.network ?? "eip155:84532";
   const server = new x402ResourceServer(facilitator).register(network, new ExactEvmScheme());
   const app = express();
-  app.use(paymentMiddleware({ "GET /weather": { accepts: { scheme: "exact", price: "$0.01", network, payTo: o.payTo }, description: "Today's weather" } }, server));
+  app.use(
+    paymentMiddleware(
+      { "GET /weather": { accepts: { scheme: "exact", price: "$0.01", network, payTo: o.payTo }, description: "Today's weather" } },
+      server,
+    ),
+  );
   app.get("/weather", (_req, res) => {
     res.json({ city: "Lisbon", sky: "clear", celsius: 21 });
   });
@@ -40,6 +45,11 @@ export async function startPaidServer(o: PaidServerOptions): Promise<{ url: stri
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const payTo = process.env.PAY_TO as `0x${string}` | undefined;
   if (!payTo) throw new Error("set PAY_TO to the merchant address");
-  const s = await startPaidServer({ facilitatorUrl: process.env.FACILITATOR_URL ?? "http://127.0.0.1:4021", payTo, port: Number(process.env.PORT ?? 4022), apiKey: process.env.FACILITATOR_API_KEY });
+  const s = await startPaidServer({
+    facilitatorUrl: process.env.FACILITATOR_URL ?? "http://127.0.0.1:4021",
+    payTo,
+    port: Number(process.env.PORT ?? 4022),
+    apiKey: process.env.FACILITATOR_API_KEY,
+  });
   console.log(`paid API on ${s.url}/weather`);
 }

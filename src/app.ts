@@ -59,7 +59,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(verifyRoute, { verifier: deps.verifier, auth });
   await app.register(settleRoute, { settle: deps.settle, auth });
   if (deps.adminApiKey) {
-    await app.register(settlementsRoute, { queries: deps.queries, networks: deps.chains, auth: requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin") });
+    await app.register(settlementsRoute, {
+      queries: deps.queries,
+      networks: deps.chains,
+      auth: requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin"),
+    });
   }
   await app.register(supportedRoute, { networks: deps.networks, relayerAddresses: deps.relayerAddresses });
   await app.register(healthRoute, { readiness: deps.readiness });

@@ -28,7 +28,10 @@ export class DatabaseUnavailableError extends FacilitatorError {
 }
 
 export class BadRequestError extends FacilitatorError {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(400, "invalid_request", `${field}: ${message}`);
   }
 }

@@ -25,7 +25,10 @@ afterAll(async () => chain?.stop());
 describe("API_KEYS", () => {
   let api: Awaited<ReturnType<typeof startTestApi>>;
   beforeAll(async () => {
-    api = await startTestApi(chain, { API_KEYS: "merchant-key-1,merchant-key-2", RELAYER_ADDRESSES: privateKeyToAccount(ANVIL_KEYS[0]).address });
+    api = await startTestApi(chain, {
+      API_KEYS: "merchant-key-1,merchant-key-2",
+      RELAYER_ADDRESSES: privateKeyToAccount(ANVIL_KEYS[0]).address,
+    });
   });
   afterAll(async () => api?.close());
 
@@ -40,7 +43,12 @@ describe("API_KEYS", () => {
 
   it("accepts every configured key", async () => {
     for (const key of ["merchant-key-1", "merchant-key-2"]) {
-      const res = await api.app.inject({ method: "POST", url: "/verify", payload: await validBody(chain), headers: { authorization: `Bearer ${key}` } });
+      const res = await api.app.inject({
+        method: "POST",
+        url: "/verify",
+        payload: await validBody(chain),
+        headers: { authorization: `Bearer ${key}` },
+      });
       expect(res.json()).toEqual({ isValid: true, payer: buyer.address });
     }
   });

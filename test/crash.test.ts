@@ -41,7 +41,14 @@ interface Payment {
   body: ReturnType<typeof v2Body>;
 }
 
-type Row = { id: string; state: string; latest_tx: string | null; settled_tx: string | null; settled_by: string | null; relayer_nonce: string | null };
+type Row = {
+  id: string;
+  state: string;
+  latest_tx: string | null;
+  settled_tx: string | null;
+  settled_by: string | null;
+  relayer_nonce: string | null;
+};
 
 async function openLab() {
   const chain: TestChain = await startTestChain();
@@ -66,7 +73,11 @@ async function openLab() {
       const buyer = privateKeyToAccount(generatePrivateKey());
       await chain.fund(buyer.address, "1");
       const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
-      return { buyer: buyer.address, nonce: signed.authorization.nonce, body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: NETWORK }) };
+      return {
+        buyer: buyer.address,
+        nonce: signed.authorization.nonce,
+        body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: NETWORK }),
+      };
     },
     async rowOf(p: Payment): Promise<Row | undefined> {
       const [row] = await fac.sql<Row[]>`
@@ -88,7 +99,11 @@ async function openLab() {
         if (Date.now() > deadline) {
           throw new Error(
             `not confirmed ${RECOVERY_MS / 1000} s after the restart: states ${JSON.stringify(rows.map((r) => r?.state))}\n` +
-              `BullMQ:\n${await peekJobs(fac.env.REDIS_URL!, fac.env.QUEUE_PREFIX!, rows.map((r) => r?.id ?? "?"))}\n` +
+              `BullMQ:\n${await peekJobs(
+                fac.env.REDIS_URL!,
+                fac.env.QUEUE_PREFIX!,
+                rows.map((r) => r?.id ?? "?"),
+              )}\n` +
               `restarted worker's log:\n${tail(worker.output())}`,
           );
         }
@@ -141,7 +156,11 @@ describe.concurrent("worker SIGKILLed mid-settlement, then a fresh worker proces
       try {
         const faulty = await lab.faultyWorker(point);
         const p = await lab.newPayment();
-        const before = { buyer: await lab.chain.balanceOf(p.buyer), payTo: await lab.chain.balanceOf(payTo), relayerNonce: await lab.relayerNonce() };
+        const before = {
+          buyer: await lab.chain.balanceOf(p.buyer),
+          payTo: await lab.chain.balanceOf(payTo),
+          relayerNonce: await lab.relayerNonce(),
+        };
 
         const pending = await lab.fac.settle(p.body);
         expectPending(pending, p);
@@ -208,7 +227,10 @@ describe.concurrent("worker SIGKILLed mid-settlement, then a fresh worker proces
 
         // The first signed commit killed the process: nothing reached the chain, at least one row is signed.
         const crashed = await Promise.all(payments.map(lab.rowOf));
-        expect(crashed.every((r) => r && ["queued", "signed"].includes(r.state)), JSON.stringify(crashed.map((r) => r?.state))).toBe(true);
+        expect(
+          crashed.every((r) => r && ["queued", "signed"].includes(r.state)),
+          JSON.stringify(crashed.map((r) => r?.state)),
+        ).toBe(true);
         expect(crashed.some((r) => r!.state === "signed")).toBe(true);
         expect(await lab.relayerNonce()).toBe(relayerBefore);
 
@@ -231,7 +253,9 @@ describe.concurrent("worker SIGKILLed mid-settlement, then a fresh worker proces
         await lab.expectRelayerLaneClean();
 
         const retries = await Promise.all(payments.map((p) => lab.fac.settle(p.body)));
-        retries.forEach((r, i) => expect(r.json).toEqual({ success: true, payer: payments[i]!.buyer, transaction: rows[i]!.settled_tx, network: NETWORK }));
+        retries.forEach((r, i) =>
+          expect(r.json).toEqual({ success: true, payer: payments[i]!.buyer, transaction: rows[i]!.settled_tx, network: NETWORK }),
+        );
       } finally {
         await lab.close();
       }

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { domainSeparator, encodeFunctionData, parseAbi, parseSignature, toHex, type Address, type Hex } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
-import { ANVIL_KEYS, startAnvil, type AnvilInstance } from '../src/devnet/anvil.js';
-import { devnetClients } from '../src/devnet/contracts.js';
-import { MULTICALL3_ADDRESS, ensureMulticall3, multicall3Abi } from '../src/devnet/multicall3.js';
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { domainSeparator, encodeFunctionData, parseAbi, parseSignature, toHex, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { ANVIL_KEYS, startAnvil, type AnvilInstance } from "../src/devnet/anvil.js";
+import { devnetClients } from "../src/devnet/contracts.js";
+import { MULTICALL3_ADDRESS, ensureMulticall3, multicall3Abi } from "../src/devnet/multicall3.js";
 import {
   BASE_SEPOLIA_USDC,
   blacklist,
@@ -15,8 +15,8 @@ import {
   unBlacklist,
   unpauseUsdc,
   type UsdcDeployment,
-} from '../src/devnet/usdc.js';
-import { deployAcceptingWallet, deployRefusingWallet } from './support/wallets.js';
+} from "../src/devnet/usdc.js";
+import { deployAcceptingWallet, deployRefusingWallet } from "./support/wallets.js";
 
 const CHAIN_ID = 84532;
 const RELAYER_KEY = ANVIL_KEYS[0];
@@ -26,12 +26,12 @@ const WALLET_OWNER_KEY = ANVIL_KEYS[4];
 
 const transferTypes = {
   TransferWithAuthorization: [
-    { name: 'from', type: 'address' },
-    { name: 'to', type: 'address' },
-    { name: 'value', type: 'uint256' },
-    { name: 'validAfter', type: 'uint256' },
-    { name: 'validBefore', type: 'uint256' },
-    { name: 'nonce', type: 'bytes32' },
+    { name: "from", type: "address" },
+    { name: "to", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "validAfter", type: "uint256" },
+    { name: "validBefore", type: "uint256" },
+    { name: "nonce", type: "bytes32" },
   ],
 } as const;
 
@@ -44,7 +44,7 @@ async function relayer() {
 
 async function balanceOf(account: Address): Promise<bigint> {
   const { publicClient } = await relayer();
-  return publicClient.readContract({ address: usdc.address, abi: fiatTokenAbi, functionName: 'balanceOf', args: [account] });
+  return publicClient.readContract({ address: usdc.address, abi: fiatTokenAbi, functionName: "balanceOf", args: [account] });
 }
 
 async function signAuthorization(signerKey: Hex, from: Address, to: Address, value: bigint) {
@@ -54,7 +54,7 @@ async function signAuthorization(signerKey: Hex, from: Address, to: Address, val
   const signature = await privateKeyToAccount(signerKey).signTypedData({
     domain: { name: usdc.name, version: usdc.version, chainId: CHAIN_ID, verifyingContract: usdc.address },
     types: transferTypes,
-    primaryType: 'TransferWithAuthorization',
+    primaryType: "TransferWithAuthorization",
     message,
   });
   return { message, signature };
@@ -62,46 +62,41 @@ async function signAuthorization(signerKey: Hex, from: Address, to: Address, val
 
 beforeAll(async () => {
   anvil = await startAnvil({ chainId: CHAIN_ID });
-  [usdc] = await Promise.all([
-    deployUsdc(anvil.rpcUrl, { address: BASE_SEPOLIA_USDC }),
-    ensureMulticall3(anvil.rpcUrl),
-  ]);
+  [usdc] = await Promise.all([deployUsdc(anvil.rpcUrl, { address: BASE_SEPOLIA_USDC }), ensureMulticall3(anvil.rpcUrl)]);
 }, 60_000);
 
 afterAll(async () => {
   await anvil?.stop();
 });
 
-describe('devnet', () => {
-  it('serves Circle USDC at the Base Sepolia address with the Base Sepolia EIP-712 domain', async () => {
+describe("devnet", () => {
+  it("serves Circle USDC at the Base Sepolia address with the Base Sepolia EIP-712 domain", async () => {
     const { publicClient } = await relayer();
-    const read = <F extends 'name' | 'symbol' | 'version' | 'decimals' | 'DOMAIN_SEPARATOR'>(functionName: F) =>
+    const read = <F extends "name" | "symbol" | "version" | "decimals" | "DOMAIN_SEPARATOR">(functionName: F) =>
       publicClient.readContract({ address: BASE_SEPOLIA_USDC, abi: fiatTokenAbi, functionName });
     expect(usdc.address).toBe(BASE_SEPOLIA_USDC);
     expect(await publicClient.getChainId()).toBe(CHAIN_ID);
-    expect(await read('name')).toBe('USDC');
-    expect(await read('symbol')).toBe('USDC');
-    expect(await read('version')).toBe('2');
-    expect(await read('decimals')).toBe(6);
+    expect(await read("name")).toBe("USDC");
+    expect(await read("symbol")).toBe("USDC");
+    expect(await read("version")).toBe("2");
+    expect(await read("decimals")).toBe(6);
     // The proxy state written with anvil_setStorageAt must read back as a real deployment's would.
-    const proxyAbi = parseAbi(['function admin() view returns (address)']);
-    expect(await publicClient.readContract({ address: BASE_SEPOLIA_USDC, abi: proxyAbi, functionName: 'admin' })).toBe(
-      usdc.admin,
-    );
+    const proxyAbi = parseAbi(["function admin() view returns (address)"]);
+    expect(await publicClient.readContract({ address: BASE_SEPOLIA_USDC, abi: proxyAbi, functionName: "admin" })).toBe(usdc.admin);
     await expect(
       publicClient.readContract({
         account: usdc.admin,
         address: BASE_SEPOLIA_USDC,
         abi: fiatTokenAbi,
-        functionName: 'name',
+        functionName: "name",
       }),
     ).rejects.toThrow(/proxy admin/);
-    expect(await read('DOMAIN_SEPARATOR')).toBe(
-      domainSeparator({ domain: { name: 'USDC', version: '2', chainId: CHAIN_ID, verifyingContract: BASE_SEPOLIA_USDC } }),
+    expect(await read("DOMAIN_SEPARATOR")).toBe(
+      domainSeparator({ domain: { name: "USDC", version: "2", chainId: CHAIN_ID, verifyingContract: BASE_SEPOLIA_USDC } }),
     );
   });
 
-  it('settles an EOA transferWithAuthorization (v, r, s) sent by a relayer', async () => {
+  it("settles an EOA transferWithAuthorization (v, r, s) sent by a relayer", async () => {
     const buyer = privateKeyToAccount(BUYER_KEY).address;
     await mintUsdc(anvil.rpcUrl, usdc, buyer, 10_000_000n);
     const [buyerBefore, payeeBefore] = [await balanceOf(buyer), await balanceOf(PAYEE)];
@@ -112,10 +107,10 @@ describe('devnet', () => {
     const hash = await walletClient.writeContract({
       address: usdc.address,
       abi: fiatTokenAbi,
-      functionName: 'transferWithAuthorization',
+      functionName: "transferWithAuthorization",
       args: [message.from, message.to, message.value, message.validAfter, message.validBefore, message.nonce, Number(v), r, s],
     });
-    expect((await publicClient.waitForTransactionReceipt({ hash })).status).toBe('success');
+    expect((await publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
 
     expect(await balanceOf(buyer)).toBe(buyerBefore - 1_250_000n);
     expect(await balanceOf(PAYEE)).toBe(payeeBefore + 1_250_000n);
@@ -123,18 +118,15 @@ describe('devnet', () => {
       await publicClient.readContract({
         address: usdc.address,
         abi: fiatTokenAbi,
-        functionName: 'authorizationState',
+        functionName: "authorizationState",
         args: [buyer, message.nonce],
       }),
     ).toBe(true);
   });
 
-  it('accepts an ERC-1271 wallet signature through the bytes overload and rejects a refusing wallet', async () => {
+  it("accepts an ERC-1271 wallet signature through the bytes overload and rejects a refusing wallet", async () => {
     const owner = privateKeyToAccount(WALLET_OWNER_KEY).address;
-    const [accepting, refusing] = await Promise.all([
-      deployAcceptingWallet(anvil.rpcUrl, owner),
-      deployRefusingWallet(anvil.rpcUrl),
-    ]);
+    const [accepting, refusing] = await Promise.all([deployAcceptingWallet(anvil.rpcUrl, owner), deployRefusingWallet(anvil.rpcUrl)]);
     await mintUsdc(anvil.rpcUrl, usdc, accepting, 5_000_000n);
     await mintUsdc(anvil.rpcUrl, usdc, refusing, 5_000_000n);
     const { publicClient, walletClient, account } = await relayer();
@@ -145,10 +137,10 @@ describe('devnet', () => {
     const hash = await walletClient.writeContract({
       address: usdc.address,
       abi: fiatTokenAbi,
-      functionName: 'transferWithAuthorization',
+      functionName: "transferWithAuthorization",
       args: [m.from, m.to, m.value, m.validAfter, m.validBefore, m.nonce, good.signature],
     });
-    expect((await publicClient.waitForTransactionReceipt({ hash })).status).toBe('success');
+    expect((await publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
     expect(await balanceOf(accepting)).toBe(3_000_000n);
     expect(await balanceOf(PAYEE)).toBe(payeeBefore + 2_000_000n);
 
@@ -164,7 +156,7 @@ describe('devnet', () => {
           account,
           address: usdc.address,
           abi: fiatTokenAbi,
-          functionName: 'transferWithAuthorization',
+          functionName: "transferWithAuthorization",
           args: [b.from, b.to, b.value, b.validAfter, b.validBefore, b.nonce, bad.signature],
         }),
       ).rejects.toThrow(/invalid signature/);
@@ -172,7 +164,7 @@ describe('devnet', () => {
     expect(await balanceOf(refusing)).toBe(5_000_000n);
   });
 
-  it('pauses and blacklists through the role helpers', async () => {
+  it("pauses and blacklists through the role helpers", async () => {
     const buyer = privateKeyToAccount(BUYER_KEY).address;
     const { publicClient } = await relayer();
     const tryTransfer = async () => {
@@ -182,7 +174,7 @@ describe('devnet', () => {
         account: privateKeyToAccount(RELAYER_KEY),
         address: usdc.address,
         abi: fiatTokenAbi,
-        functionName: 'transferWithAuthorization',
+        functionName: "transferWithAuthorization",
         args: [m.from, m.to, m.value, m.validAfter, m.validBefore, m.nonce, signature],
       });
     };
@@ -195,20 +187,20 @@ describe('devnet', () => {
     await expect(tryTransfer()).resolves.toBeDefined();
   });
 
-  it('answers Multicall3 tryAggregate and aggregate3 at the canonical address', async () => {
+  it("answers Multicall3 tryAggregate and aggregate3 at the canonical address", async () => {
     const { publicClient } = await relayer();
     const buyer = privateKeyToAccount(BUYER_KEY).address;
     const balanceCall = (who: Address) => ({
       target: usdc.address,
-      callData: encodeFunctionData({ abi: fiatTokenAbi, functionName: 'balanceOf', args: [who] }),
+      callData: encodeFunctionData({ abi: fiatTokenAbi, functionName: "balanceOf", args: [who] }),
     });
     // tryAggregate is payable in the ABI, so viem wants simulateContract (an eth_call) rather than readContract.
     const { result: results } = await publicClient.simulateContract({
       address: MULTICALL3_ADDRESS,
       abi: multicall3Abi,
-      functionName: 'tryAggregate',
+      functionName: "tryAggregate",
       // The last call hits a selector USDC does not have, so it must fail without failing the batch.
-      args: [false, [balanceCall(buyer), balanceCall(PAYEE), { target: usdc.address, callData: '0xdeadbeef' as Hex }]],
+      args: [false, [balanceCall(buyer), balanceCall(PAYEE), { target: usdc.address, callData: "0xdeadbeef" as Hex }]],
     });
     expect(results.map((r) => r.success)).toEqual([true, true, false]);
     expect(BigInt(results[0]!.returnData)).toBe(await balanceOf(buyer));
@@ -217,11 +209,11 @@ describe('devnet', () => {
     // viem's own multicall goes through aggregate3.
     const viaViem = await publicClient.multicall({
       contracts: [
-        { address: usdc.address, abi: fiatTokenAbi, functionName: 'balanceOf', args: [buyer] },
-        { address: MULTICALL3_ADDRESS, abi: multicall3Abi, functionName: 'getChainId' },
+        { address: usdc.address, abi: fiatTokenAbi, functionName: "balanceOf", args: [buyer] },
+        { address: MULTICALL3_ADDRESS, abi: multicall3Abi, functionName: "getChainId" },
       ],
     });
-    expect(viaViem.map((r) => r.status)).toEqual(['success', 'success']);
+    expect(viaViem.map((r) => r.status)).toEqual(["success", "success"]);
     expect(viaViem[1]!.result).toBe(BigInt(CHAIN_ID));
   });
 });

@@ -4,10 +4,9 @@
 // except for the differences listed in JUSTIFIED_DIFFERENCES, each with its reason.
 import { ExactEvmScheme } from "@x402/evm/exact/facilitator";
 import { ExactEvmSchemeV1 } from "@x402/evm/exact/v1/facilitator";
-import { toFacilitatorEvmSigner } from "@x402/evm";
+import { referenceSigner } from "../bench/peer-facilitator.js";
 import {
   encodeFunctionData,
-  hashTypedData,
   parseSignature,
   serializeCompactSignature,
   serializeErc6492Signature,
@@ -19,11 +18,11 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
-import { devnetClients, sendTx } from "../src/devnet/contracts.js";
+import { sendTx } from "../src/devnet/contracts.js";
 import { blacklist, fiatTokenAbi, pauseUsdc, unBlacklist, unpauseUsdc } from "../src/devnet/usdc.js";
 import { startTestApi } from "./support/api.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
-import { now, randomNonce, signAuthorization, TRANSFER_TYPES, v1Body, v2Body, type AuthorizationFields, type SignOptions } from "./support/payments.js";
+import { now, signAsWallet, signAuthorization, v1Body, v2Body, type AuthorizationFields, type SignOptions } from "./support/payments.js";
 import { deployAcceptingWallet, deployRefusingWallet } from "./support/wallets.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -126,7 +125,13 @@ interface Case {
 
 async function body(version: Version, over: Partial<SignOptions> = {}, edit?: (b: Body) => void): Promise<Body> {
   const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId, ...over });
-  const b = (version === 1 ? v1Body : v2Body)({ ...signed, asset: chain.usdc.address, payTo: over.payTo ?? payTo, amount: PRICE, network: NETWORK[version] });
+  const b = (version === 1 ? v1Body : v2Body)({
+    ...signed,
+    asset: chain.usdc.address,
+    payTo: over.payTo ?? payTo,
+    amount: PRICE,
+    network: NETWORK[version],
+  });
   edit?.(b);
   return b;
 }
@@ -184,22 +189,8 @@ const compact = (sig: Hex): Hex => serializeCompactSignature(signatureToCompactS
 
 /** A payment from a contract wallet: the EIP-712 digest signed raw by `signer` (AcceptingWallet's rule). */
 async function walletBody(version: Version, wallet: Address, signer: LocalAccount = stranger): Promise<Body> {
-  const authorization: AuthorizationFields = {
-    from: wallet,
-    to: payTo,
-    value: PRICE.toString(),
-    validAfter: "0",
-    validBefore: (now() + 300n).toString(),
-    nonce: randomNonce(),
-  };
-  const digest = hashTypedData({
-    domain: { name: "USDC", version: "2", chainId: chain.chainId, verifyingContract: chain.usdc.address },
-    types: TRANSFER_TYPES,
-    primaryType: "TransferWithAuthorization",
-    message: { ...authorization, value: PRICE, validAfter: 0n, validBefore: BigInt(authorization.validBefore) },
-  });
-  const signature = await signer.sign!({ hash: digest });
-  return (version === 1 ? v1Body : v2Body)({ authorization, signature, asset: chain.usdc.address, payTo, amount: PRICE, network: NETWORK[version] });
+  const signed = await signAsWallet({ wallet, signer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
+  return (version === 1 ? v1Body : v2Body)({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: NETWORK[version] });
 }
 
 async function submitOnChain(b: Body) {
@@ -224,18 +215,23 @@ const randomAddress = () => freshAccount().address;
 
 const SIG = "invalid_exact_evm_signature";
 const SIM = "invalid_exact_evm_transaction_simulation_failed";
-const valueReason = (v: Version) => (v === 1 ? "invalid_exact_evm_authorization_value" : "invalid_exact_evm_payload_authorization_value_mismatch");
+const valueReason = (v: Version) =>
+  v === 1 ? "invalid_exact_evm_authorization_value" : "invalid_exact_evm_payload_authorization_value_mismatch";
 
 function casesFor(v: Version): Case[] {
-  const c = (name: string, want: Case["want"], build: Case["build"], more: Partial<Case> = {}): Case => ({ name: `v${v} ${name}`, version: v, want, build, ...more });
+  const c = (name: string, want: Case["want"], build: Case["build"], more: Partial<Case> = {}): Case => ({
+    name: `v${v} ${name}`,
+    version: v,
+    want,
+    build,
+    ...more,
+  });
   return [
     // valid payments
     c("valid: default", "valid", () => body(v)),
     c("valid: validAfter 0", "valid", () => body(v, { validAfter: 0n })),
     c("valid: second funded buyer", "valid", () => body(v, { payer: secondBuyer })),
-    c("valid: larger price (5 USDC)", "valid", () =>
-      body(v, { value: 5_000_000n }, (b) => setPrice(b, v, 5_000_000n)),
-    ),
+    c("valid: larger price (5 USDC)", "valid", () => body(v, { value: 5_000_000n }, (b) => setPrice(b, v, 5_000_000n))),
     c("valid: zero price, zero value", "valid", () => body(v, { value: 0n }, (b) => setPrice(b, v, 0n))),
     c("valid: validBefore = 2^256-1", "valid", () => body(v, { validBefore: (1n << 256n) - 1n })),
     c("valid: the same payload verified twice", "valid", () => body(v), { repeat: 2 }),
@@ -249,10 +245,14 @@ function casesFor(v: Version): Case[] {
     c("valid: authorization.from lower-case", "valid", () => body(v, {}, (b) => (authOf(b).from = buyer.address.toLowerCase() as Address))),
     c("valid: asset lower-case in the requirements", "valid", () => body(v, {}, (b) => setAsset(b, v, chain.usdc.address.toLowerCase()))),
     c("valid: requirements payTo with a wrong EIP-55 checksum", "valid", () => body(v, {}, (b) => setPayTo(b, v, badChecksum(payTo)))),
-    c("valid: requirements asset with a wrong EIP-55 checksum", "valid", () => body(v, {}, (b) => setAsset(b, v, badChecksum(chain.usdc.address)))),
+    c("valid: requirements asset with a wrong EIP-55 checksum", "valid", () =>
+      body(v, {}, (b) => setAsset(b, v, badChecksum(chain.usdc.address))),
+    ),
     // signatures
     c("someone else signed", SIG, () => body(v, { payer: stranger }, (b) => (authOf(b).from = buyer.address))),
-    c("high-s malleated signature", SIM, async () => body(v, {}, (b) => setSig(b, malleate(b.paymentPayload.payload.signature))), { justified: "highS" }),
+    c("high-s malleated signature", SIM, async () => body(v, {}, (b) => setSig(b, malleate(b.paymentPayload.payload.signature))), {
+      justified: "highS",
+    }),
     c("v in {0,1}", SIM, async () => body(v, {}, (b) => setSig(b, yParity(b.paymentPayload.payload.signature))), { justified: "vParity" }),
     c("64-byte EIP-2098 compact signature", SIG, () => body(v, {}, (b) => setSig(b, compact(b.paymentPayload.payload.signature)))),
     c("signature over a tampered value", SIG, () => body(v, {}, (b) => (authOf(b).value = (PRICE + 1n).toString()))),
@@ -269,23 +269,36 @@ function casesFor(v: Version): Case[] {
     c("extra missing", "invalid_exact_evm_missing_eip712_domain", () => body(v, {}, (b) => setExtra(b, v, undefined))),
     c("extra without version", "invalid_exact_evm_missing_eip712_domain", () => body(v, {}, (b) => setExtra(b, v, { name: "USDC" }))),
     // scheme and network
-    c("payload scheme differs from the requirements'", "invalid_exact_evm_scheme", () => body(v, {}, (b) => (payloadSide(b, v).scheme = "upto"))),
-    c("requirements and payload both name another scheme", "invalid_exact_evm_scheme", () =>
-      body(v, {}, (b) => {
-        payloadSide(b, v).scheme = "upto";
-        b.paymentRequirements = { ...b.paymentRequirements, scheme: "upto" };
-      }),
+    c("payload scheme differs from the requirements'", "invalid_exact_evm_scheme", () =>
+      body(v, {}, (b) => (payloadSide(b, v).scheme = "upto")),
+    ),
+    c(
+      "requirements and payload both name another scheme",
+      "invalid_exact_evm_scheme",
+      () =>
+        body(v, {}, (b) => {
+          payloadSide(b, v).scheme = "upto";
+          b.paymentRequirements = { ...b.paymentRequirements, scheme: "upto" };
+        }),
       { justified: "unsupportedScheme" },
     ),
-    c("payload names another network", "invalid_exact_evm_network_mismatch", () => body(v, {}, (b) => (payloadSide(b, v).network = OTHER_NETWORK[v]))),
-    c("requirements name a network we do not serve", "invalid_exact_evm_network_mismatch", () =>
-      body(v, {}, (b) => (b.paymentRequirements = { ...b.paymentRequirements, network: OTHER_NETWORK[v] })),
+    c("payload names another network", "invalid_exact_evm_network_mismatch", () =>
+      body(v, {}, (b) => (payloadSide(b, v).network = OTHER_NETWORK[v])),
+    ),
+    c(
+      "requirements name a network we do not serve",
+      "invalid_exact_evm_network_mismatch",
+      () => body(v, {}, (b) => (b.paymentRequirements = { ...b.paymentRequirements, network: OTHER_NETWORK[v] })),
       { justified: "unservedNetwork" },
     ),
     // recipient, time window, value
-    c("recipient mismatch", "invalid_exact_evm_recipient_mismatch", () => body(v, { payTo: stranger.address }, (b) => setPayTo(b, v, payTo))),
+    c("recipient mismatch", "invalid_exact_evm_recipient_mismatch", () =>
+      body(v, { payTo: stranger.address }, (b) => setPayTo(b, v, payTo)),
+    ),
     c("expired validBefore", "invalid_exact_evm_payload_authorization_valid_before", () => body(v, { validBefore: now() - 10n })),
-    c("validBefore inside the 6 s margin", "invalid_exact_evm_payload_authorization_valid_before", () => body(v, { validBefore: now() + 3n })),
+    c("validBefore inside the 6 s margin", "invalid_exact_evm_payload_authorization_valid_before", () =>
+      body(v, { validBefore: now() + 3n }),
+    ),
     c("validAfter in the future", "invalid_exact_evm_payload_authorization_valid_after", () => body(v, { validAfter: now() + 120n })),
     c("value above the price", valueReason(v), () => body(v, { value: PRICE + 1n })),
     c("value below the price", valueReason(v), () => body(v, { value: PRICE - 1n })),
@@ -356,22 +369,32 @@ function casesFor(v: Version): Case[] {
     c("ERC-1271 wallet that refuses", SIG, () => walletBody(v, refusingWallet)),
     c("ERC-1271 accepting wallet, signed by a non-owner", SIG, () => walletBody(v, acceptingWallet, buyer)),
     c("ERC-1271 accepting wallet without funds", "invalid_exact_evm_insufficient_balance", () => walletBody(v, unfundedAcceptingWallet)),
-    c("code at an EOA payer (7702-like), signed by its own key: the code refuses", SIG, () => walletBody(v, delegatedPayer.address, delegatedPayer)),
+    c("code at an EOA payer (7702-like), signed by its own key: the code refuses", SIG, () =>
+      walletBody(v, delegatedPayer.address, delegatedPayer),
+    ),
     c("code at an EOA payer (7702-like), signed by the code's owner", "valid", () => walletBody(v, delegatedPayer.address, stranger)),
     // ERC-6492
     c("ERC-6492 counterfactual wallet from a factory off the allowlist", "eip6492_factory_not_allowed", () =>
       body(v, {}, (b) => {
         authOf(b).from = randomAddress();
-        setSig(b, serializeErc6492Signature({ address: randomAddress(), data: "0xdeadbeef", signature: b.paymentPayload.payload.signature }));
+        setSig(
+          b,
+          serializeErc6492Signature({ address: randomAddress(), data: "0xdeadbeef", signature: b.paymentPayload.payload.signature }),
+        );
       }),
     ),
     // asset
     ...(v === 2
       ? [
-          c("asset off our allowlist (no code there)", "asset_not_deployed_contract", () => {
-            const asset = randomAddress();
-            return body(v, { asset }, (b) => setAsset(b, v, asset));
-          }, { justified: "assetNotAllowed" }),
+          c(
+            "asset off our allowlist (no code there)",
+            "asset_not_deployed_contract",
+            () => {
+              const asset = randomAddress();
+              return body(v, { asset }, (b) => setAsset(b, v, asset));
+            },
+            { justified: "assetNotAllowed" },
+          ),
         ]
       : []),
   ];
@@ -404,7 +427,13 @@ function suspectedBugCases(v: Version): Case[] {
         "because it matches `from`, the allowlist is never consulted and the simulation runs the un-allowlisted factory's " +
         "calldata through Multicall3 — /verify answers isValid:true for a payload carrying an untrusted deployment.",
       "eip6492_factory_not_allowed",
-      () => body(v, {}, (b) => setSig(b, serializeErc6492Signature({ address: randomAddress(), data: "0xdeadbeef", signature: b.paymentPayload.payload.signature }))),
+      () =>
+        body(v, {}, (b) =>
+          setSig(
+            b,
+            serializeErc6492Signature({ address: randomAddress(), data: "0xdeadbeef", signature: b.paymentPayload.payload.signature }),
+          ),
+        ),
     ),
     bug("authorization.from with a wrong EIP-55 checksum", badChecksumExplanation("from"), SIG, () =>
       body(v, {}, (b) => (authOf(b).from = badChecksum(buyer.address))),
@@ -420,7 +449,11 @@ const CASES: Case[] = [...casesFor(1), ...casesFor(2), ...suspectedBugCases(1), 
 // ---- the two verifiers ----------------------------------------------------------------------
 
 async function ours(b: Body): Promise<Verdict & { status: number }> {
-  const res = await fetch(`${api.url}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) });
+  const res = await fetch(`${api.url}/verify`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(b),
+  });
   return { status: res.status, ...((await res.json()) as Verdict) };
 }
 
@@ -442,16 +475,7 @@ beforeAll(async () => {
   await Promise.all([chain.fund(buyer.address, "100"), chain.fund(secondBuyer.address, "100")]);
   api = await startTestApi(chain);
 
-  const { publicClient, walletClient, account } = await devnetClients(chain.rpcUrl, relayerKey);
-  const signer = toFacilitatorEvmSigner({
-    address: account.address,
-    readContract: (args) => publicClient.readContract(args as never),
-    verifyTypedData: (args) => publicClient.verifyTypedData(args as never),
-    writeContract: (args) => walletClient.writeContract(args as never),
-    sendTransaction: (args) => walletClient.sendTransaction(args),
-    waitForTransactionReceipt: (args) => publicClient.waitForTransactionReceipt(args),
-    getCode: (args) => publicClient.getCode(args),
-  });
+  const signer = await referenceSigner(chain.rpcUrl, relayerKey);
   referenceV2 = new ExactEvmScheme(signer);
   referenceV1 = new ExactEvmSchemeV1(signer);
 
@@ -490,7 +514,10 @@ describe("differential /verify: ours over HTTP vs @x402/evm ExactEvmScheme / Exa
         expect(o.payer, `payer disagrees: ${context}`).toBe(r.payer);
         if (tc.justified) {
           const j = JUSTIFIED_DIFFERENCES[tc.justified];
-          expect({ ours: o.invalidReason, reference: r.invalidReason }, `expected justified difference "${tc.justified}": ${context}`).toEqual({
+          expect(
+            { ours: o.invalidReason, reference: r.invalidReason },
+            `expected justified difference "${tc.justified}": ${context}`,
+          ).toEqual({
             ours: j.ours,
             reference: j.reference,
           });

@@ -26,7 +26,13 @@ afterAll(async () => chain?.stop());
 async function bodies(n: number) {
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
-      const signed = await signAuthorization({ payer: buyers[i % buyers.length]!, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
+      const signed = await signAuthorization({
+        payer: buyers[i % buyers.length]!,
+        payTo,
+        value: PRICE,
+        asset: chain.usdc.address,
+        chainId: chain.chainId,
+      });
       return v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: "eip155:84532" });
     }),
   );
@@ -43,8 +49,12 @@ async function settleAll(fac: TestFacilitator, n: number) {
 
 async function assertContiguous(fac: TestFacilitator, relayers: string[]) {
   for (const address of relayers) {
-    const lane = (await fac.sql<{ next_nonce: string }[]>`select next_nonce from relayer_nonces where address = ${address.toLowerCase()}`)[0]!;
-    const used = await fac.sql<{ relayer_nonce: string; n: number }[]>`select relayer_nonce, count(*)::int as n from settlement_txs where relayer_address = ${address.toLowerCase()} group by relayer_nonce order by relayer_nonce`;
+    const lane = (
+      await fac.sql<{ next_nonce: string }[]>`select next_nonce from relayer_nonces where address = ${address.toLowerCase()}`
+    )[0]!;
+    const used = await fac.sql<
+      { relayer_nonce: string; n: number }[]
+    >`select relayer_nonce, count(*)::int as n from settlement_txs where relayer_address = ${address.toLowerCase()} group by relayer_nonce order by relayer_nonce`;
     const onChain = BigInt(await chain.client.getTransactionCount({ address: address as `0x${string}`, blockTag: "latest" }));
     expect(onChain).toBe(BigInt(lane.next_nonce));
     const nonces = used.map((u) => BigInt(u.relayer_nonce));
@@ -78,7 +88,9 @@ describe("load on 1-second blocks", () => {
       await fac.startWorker({}, { laneIntervalMs: 300 });
       // Wait until the two workers hold one lane each.
       for (let i = 0; i < 100; i++) {
-        const owners = await fac.sql<{ n: number }[]>`select count(distinct lease_owner)::int as n from relayer_nonces where lease_expires_at > now()`;
+        const owners = await fac.sql<
+          { n: number }[]
+        >`select count(distinct lease_owner)::int as n from relayer_nonces where lease_expires_at > now()`;
         if (owners[0]!.n === 2) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -89,7 +101,9 @@ describe("load on 1-second blocks", () => {
       expect(final.filter((a) => a.json.success !== true).map((a) => a.json)).toEqual([]);
       expect(await chain.balanceOf(payTo)).toBe(merchantBefore + PRICE * BigInt(COUNT));
       const relayers = [ANVIL_KEYS[0], ANVIL_KEYS[1]].map((k) => privateKeyToAccount(k).address);
-      const perKey = await fac.sql<{ relayer_address: string; n: number }[]>`select relayer_address, count(*)::int as n from settlements where state in ('mined','confirmed') group by relayer_address`;
+      const perKey = await fac.sql<
+        { relayer_address: string; n: number }[]
+      >`select relayer_address, count(*)::int as n from settlements where state in ('mined','confirmed') group by relayer_address`;
       expect(perKey).toHaveLength(2);
       await assertContiguous(fac, relayers);
     } finally {

@@ -38,9 +38,21 @@ type Case = [name: string, body: () => unknown, field?: RegExp];
 const cases: Case[] = [
   ["missing paymentPayload", () => ({ x402Version: 2, paymentRequirements: clone().paymentRequirements }), /^paymentPayload$/],
   ["missing paymentRequirements", () => ({ x402Version: 2, paymentPayload: clone().paymentPayload }), /^paymentRequirements$/],
-  ["missing authorization.value", () => { const b = clone(); delete b.paymentPayload.payload.authorization.value; return b; }, /authorization\.value$/],
+  [
+    "missing authorization.value",
+    () => {
+      const b = clone();
+      delete b.paymentPayload.payload.authorization.value;
+      return b;
+    },
+    /authorization\.value$/,
+  ],
   ["value as a JSON number", withAuth("value", 1000), /authorization\.value$/],
-  ["value as a huge JSON number", () => JSON.parse(JSON.stringify(clone()).replace('"value":"1000"', '"value":10000000000000000001')), /authorization\.value$/],
+  [
+    "value as a huge JSON number",
+    () => JSON.parse(JSON.stringify(clone()).replace('"value":"1000"', '"value":10000000000000000001')),
+    /authorization\.value$/,
+  ],
   ["value of 2^256", withAuth("value", TWO_POW_256), /authorization\.value$/],
   ["negative value", withAuth("value", "-5"), /authorization\.value$/],
   ["hex value", withAuth("value", "0x3e8"), /authorization\.value$/],
@@ -52,12 +64,60 @@ const cases: Case[] = [
   ["short nonce", withAuth("nonce", "0x1234"), /authorization\.nonce$/],
   ["from is not an address", withAuth("from", "0xnothex"), /authorization\.from$/],
   ["unknown field in authorization", withAuth("extra", "1"), /authorization$/],
-  ["signature too long", () => { const b = clone(); b.paymentPayload.payload.signature = "0x" + "ab".repeat(4097); return b; }, /payload\.signature$/],
-  ["signature of odd length", () => { const b = clone(); b.paymentPayload.payload.signature += "a"; return b; }, /payload\.signature$/],
-  ["amount as a number", () => { const b = clone(); b.paymentRequirements.amount = 1000; return b; }, /paymentRequirements\.amount$/],
-  ["maxTimeoutSeconds as a string", () => { const b = clone(); b.paymentRequirements.maxTimeoutSeconds = "60"; return b; }, /maxTimeoutSeconds$/],
-  ["payTo not an address", () => { const b = clone(); b.paymentRequirements.payTo = "merchant"; return b; }, /paymentRequirements\.payTo$/],
-  ["x402Version 3", () => { const b = clone(); b.paymentPayload.x402Version = 3; return b; }, /x402Version$/],
+  [
+    "signature too long",
+    () => {
+      const b = clone();
+      b.paymentPayload.payload.signature = "0x" + "ab".repeat(4097);
+      return b;
+    },
+    /payload\.signature$/,
+  ],
+  [
+    "signature of odd length",
+    () => {
+      const b = clone();
+      b.paymentPayload.payload.signature += "a";
+      return b;
+    },
+    /payload\.signature$/,
+  ],
+  [
+    "amount as a number",
+    () => {
+      const b = clone();
+      b.paymentRequirements.amount = 1000;
+      return b;
+    },
+    /paymentRequirements\.amount$/,
+  ],
+  [
+    "maxTimeoutSeconds as a string",
+    () => {
+      const b = clone();
+      b.paymentRequirements.maxTimeoutSeconds = "60";
+      return b;
+    },
+    /maxTimeoutSeconds$/,
+  ],
+  [
+    "payTo not an address",
+    () => {
+      const b = clone();
+      b.paymentRequirements.payTo = "merchant";
+      return b;
+    },
+    /paymentRequirements\.payTo$/,
+  ],
+  [
+    "x402Version 3",
+    () => {
+      const b = clone();
+      b.paymentPayload.x402Version = 3;
+      return b;
+    },
+    /x402Version$/,
+  ],
   ["top-level version disagrees with the payload", () => ({ ...clone(), x402Version: 1 }), /^x402Version$/],
   ["unknown top-level field", () => ({ ...clone(), surprise: true }), /\(body\)|^$/],
   ["array body", () => [clone()], /\(body\)/],
@@ -75,7 +135,12 @@ const rawCases: [string, () => string][] = [
 
 describe.each(["/verify"])("malformed bodies to %s", (url) => {
   it.each(cases)("%s → 400 naming the field", async (_name, make, field) => {
-    const res = await api.app.inject({ method: "POST", url, payload: JSON.stringify(make()), headers: { "content-type": "application/json" } });
+    const res = await api.app.inject({
+      method: "POST",
+      url,
+      payload: JSON.stringify(make()),
+      headers: { "content-type": "application/json" },
+    });
     expect(res.statusCode).toBe(400);
     const json = res.json();
     expect(json.error).toBe("invalid_request");

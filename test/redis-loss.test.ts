@@ -54,7 +54,11 @@ async function newPayment(): Promise<Payment> {
   const buyer = privateKeyToAccount(generatePrivateKey());
   await chain.fund(buyer.address, "1");
   const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
-  return { buyer: buyer.address, nonce: signed.authorization.nonce, body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: NETWORK }) };
+  return {
+    buyer: buyer.address,
+    nonce: signed.authorization.nonce,
+    body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: NETWORK }),
+  };
 }
 
 type Row = { id: string; state: string; settled_tx: string | null };
@@ -68,7 +72,12 @@ async function rowOf(p: Payment): Promise<Row | undefined> {
 
 const jobsOf = (ids: string[]) => peekJobs(redis.url, fac.env.QUEUE_PREFIX!, ids);
 
-async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, explain: (v: T) => Promise<string>): Promise<T> {
+async function waitFor<T>(
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+  explain: (v: T) => Promise<string>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await read();
@@ -83,7 +92,8 @@ const waitConfirmed = (payments: Payment[]) =>
     () => Promise.all(payments.map(rowOf)),
     (rows) => rows.every((r) => r?.state === "confirmed"),
     RECOVERY_MS,
-    async (rows) => `not all confirmed within ${RECOVERY_MS / 1000} s: ${JSON.stringify(rows.map((r) => r?.state))}\nBullMQ:\n${await jobsOf(rows.map((r) => r?.id ?? "?"))}`,
+    async (rows) =>
+      `not all confirmed within ${RECOVERY_MS / 1000} s: ${JSON.stringify(rows.map((r) => r?.state))}\nBullMQ:\n${await jobsOf(rows.map((r) => r?.id ?? "?"))}`,
   ) as Promise<Row[]>;
 
 /** Every authorization used exactly once, by the row's own tx; the money moved once each; the relayer lane clean. */
@@ -98,7 +108,9 @@ async function expectSettledOnce(payments: Payment[], rows: Row[], payToBefore: 
   expect(relayerProblems(await auditRelayer(chain, fac.sql, relayer))).toEqual([]);
   // Identical retries are answered from the ledger with the hash that landed.
   const retries = await Promise.all(payments.map((p) => fac.settle(p.body)));
-  retries.forEach((r, i) => expect(r.json).toEqual({ success: true, payer: payments[i]!.buyer, transaction: rows[i]!.settled_tx, network: NETWORK }));
+  retries.forEach((r, i) =>
+    expect(r.json).toEqual({ success: true, payer: payments[i]!.buyer, transaction: rows[i]!.settled_tx, network: NETWORK }),
+  );
 }
 
 describe("Redis wiped (FLUSHALL)", () => {
@@ -108,11 +120,22 @@ describe("Redis wiped (FLUSHALL)", () => {
 
     // No worker: every /settle is claimed, enqueued and answered pending after SETTLE_WAIT_MS.
     const answers = await Promise.all(payments.map((p) => fac.settle(p.body)));
-    answers.forEach((a, i) => expect(a.json).toEqual({ success: false, errorReason: "settlement_pending", payer: payments[i]!.buyer, transaction: "", network: NETWORK }));
+    answers.forEach((a, i) =>
+      expect(a.json).toEqual({
+        success: false,
+        errorReason: "settlement_pending",
+        payer: payments[i]!.buyer,
+        transaction: "",
+        network: NETWORK,
+      }),
+    );
     const queued = await Promise.all(payments.map(rowOf));
     expect(queued.map((r) => r?.state)).toEqual(payments.map(() => "queued"));
     const ids = queued.map((r) => r!.id);
-    expect((await jobsOf(ids)).split("\n").every((l) => /: wait,/.test(l)), await jobsOf(ids)).toBe(true);
+    expect(
+      (await jobsOf(ids)).split("\n").every((l) => /: wait,/.test(l)),
+      await jobsOf(ids),
+    ).toBe(true);
 
     await redis.client.flushall();
     expect(await redis.client.dbsize()).toBe(0);
@@ -131,7 +154,9 @@ describe("Redis wiped (FLUSHALL)", () => {
     await fac.startWorker({}, { concurrency: 1 });
 
     const answers = await Promise.all(payments.map((p) => fac.settle(p.body)));
-    answers.forEach((a, i) => expect(a.json).toMatchObject({ success: false, errorReason: "settlement_pending", payer: payments[i]!.buyer, network: NETWORK }));
+    answers.forEach((a, i) =>
+      expect(a.json).toMatchObject({ success: false, errorReason: "settlement_pending", payer: payments[i]!.buyer, network: NETWORK }),
+    );
     const busy = await waitFor(
       () => Promise.all(payments.map(rowOf)),
       (rows) => rows.filter((r) => r?.state === "submitted").length === 1,
@@ -141,7 +166,10 @@ describe("Redis wiped (FLUSHALL)", () => {
     const waiting = busy.filter((r) => r!.state === "queued");
     expect(waiting.length, JSON.stringify(busy.map((r) => r?.state))).toBe(payments.length - 1);
     const before = await jobsOf(busy.map((r) => r!.id));
-    expect(before.split("\n").filter((l) => /: active,/.test(l)), before).toHaveLength(1);
+    expect(
+      before.split("\n").filter((l) => /: active,/.test(l)),
+      before,
+    ).toHaveLength(1);
 
     // The busy job's lock and every waiting job are gone.
     await redis.client.flushall();

@@ -42,7 +42,11 @@ async function payment() {
 }
 
 async function verify(body: unknown) {
-  const res = await fetch(`${fac!.url}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${fac!.url}/verify`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: await res.json() };
 }
 
@@ -57,11 +61,14 @@ async function waitConfirmed(payer: string, nonce: string, timeoutMs = 20_000) {
 
 describe.each([
   ["a closed port", async () => CLOSED_PORT_URL],
-  ["a proxy answering HTTP 500", async () => {
-    const p = await proxy();
-    p.mode = "error500";
-    return p.url;
-  }],
+  [
+    "a proxy answering HTTP 500",
+    async () => {
+      const p = await proxy();
+      p.mode = "error500";
+      return p.url;
+    },
+  ],
 ])("first RPC URL is %s", (_name, firstUrl) => {
   it("verify and settle continue on the second", async () => {
     fac = await startFacilitator(chain, { RPC_URL_BASE_SEPOLIA: `${await firstUrl()},${chain.rpcUrl}` });
@@ -106,7 +113,11 @@ describe("no RPC answers", () => {
 
 describe("relayer gas floor", () => {
   it("a key below the floor takes no work and shows in /readyz; topped up, it settles", async () => {
-    fac = await startFacilitator(chain, { NETWORKS_FILE: baseSepoliaFile(chain, { minRelayerBalance: parseEther("5").toString() }), SETTLE_WAIT_MS: "300" }, { worker: false });
+    fac = await startFacilitator(
+      chain,
+      { NETWORKS_FILE: baseSepoliaFile(chain, { minRelayerBalance: parseEther("5").toString() }), SETTLE_WAIT_MS: "300" },
+      { worker: false },
+    );
     const original = await chain.client.getBalance({ address: relayer });
     await chain.test.setBalance({ address: relayer, value: parseEther("1") });
     try {

@@ -70,16 +70,26 @@ describe("between claim and send", () => {
     const cancelSig = parseSignature(
       await buyer.signTypedData({
         domain: { name: "USDC", version: "2", chainId: chain.chainId, verifyingContract: chain.usdc.address },
-        types: { CancelAuthorization: [{ name: "authorizer", type: "address" }, { name: "nonce", type: "bytes32" }] },
+        types: {
+          CancelAuthorization: [
+            { name: "authorizer", type: "address" },
+            { name: "nonce", type: "bytes32" },
+          ],
+        },
         primaryType: "CancelAuthorization",
         message: { authorizer: buyer.address, nonce: p.authorization.nonce },
       }),
     );
-    await sendTx(chain.rpcUrl, ANVIL_KEYS[4], chain.usdc.address, encodeFunctionData({
-      abi: fiatTokenAbi,
-      functionName: "cancelAuthorization",
-      args: [buyer.address, p.authorization.nonce, Number(cancelSig.v), cancelSig.r, cancelSig.s],
-    }));
+    await sendTx(
+      chain.rpcUrl,
+      ANVIL_KEYS[4],
+      chain.usdc.address,
+      encodeFunctionData({
+        abi: fiatTokenAbi,
+        functionName: "cancelAuthorization",
+        args: [buyer.address, p.authorization.nonce, Number(cancelSig.v), cancelSig.r, cancelSig.s],
+      }),
+    );
     const nonceBefore = await relayerNonce(chain, relayer);
     await fac!.startWorker();
     const row = await waitForState(p.authorization.nonce, ["canceled"]);
@@ -95,16 +105,26 @@ describe("between claim and send", () => {
     const p = await pay(buyer);
     await claimWithoutWorker(p.body);
     const a = p.authorization;
-    const external = await sendTx(chain.rpcUrl, ANVIL_KEYS[4], chain.usdc.address, encodeFunctionData({
-      abi: fiatTokenAbi,
-      functionName: "transferWithAuthorization",
-      args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, p.signature],
-    }));
+    const external = await sendTx(
+      chain.rpcUrl,
+      ANVIL_KEYS[4],
+      chain.usdc.address,
+      encodeFunctionData({
+        abi: fiatTokenAbi,
+        functionName: "transferWithAuthorization",
+        args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, p.signature],
+      }),
+    );
     const nonceBefore = await relayerNonce(chain, relayer);
     await fac!.startWorker();
     const row = await waitForState(a.nonce, ["confirmed"]);
     expect(row).toMatchObject({ state: "confirmed", settledBy: "external", transaction: external });
-    expect((await fac!.settle(p.body)).json).toEqual({ success: true, payer: buyer.address, transaction: external, network: "eip155:84532" });
+    expect((await fac!.settle(p.body)).json).toEqual({
+      success: true,
+      payer: buyer.address,
+      transaction: external,
+      network: "eip155:84532",
+    });
     expect(await usesOf(chain, buyer.address, a.nonce)).toEqual([external]);
     expect(await relayerNonce(chain, relayer)).toBe(nonceBefore);
   });
@@ -116,13 +136,20 @@ describe("between claim and send", () => {
     await chain.test.setBalance({ address: buyer.address, value: parseUnits("1", 18) });
     await chain.test.impersonateAccount({ address: buyer.address });
     const drain = encodeFunctionData({ abi: fiatTokenAbi, functionName: "transfer", args: [payTo as Address, parseUnits("1", 6)] });
-    const hash = (await chain.test.request({ method: "eth_sendTransaction", params: [{ from: buyer.address, to: chain.usdc.address, data: drain }] } as never)) as Hex;
+    const hash = (await chain.test.request({
+      method: "eth_sendTransaction",
+      params: [{ from: buyer.address, to: chain.usdc.address, data: drain }],
+    } as never)) as Hex;
     await chain.client.waitForTransactionReceipt({ hash });
     const nonceBefore = await relayerNonce(chain, relayer);
     await fac!.startWorker();
     const row = await waitForState(p.authorization.nonce, ["failed"]);
     expect(row).toMatchObject({ state: "failed", errorReason: "invalid_exact_evm_insufficient_balance" });
-    expect((await fac!.settle(p.body)).json).toMatchObject({ success: false, errorReason: "invalid_exact_evm_insufficient_balance", transaction: "" });
+    expect((await fac!.settle(p.body)).json).toMatchObject({
+      success: false,
+      errorReason: "invalid_exact_evm_insufficient_balance",
+      transaction: "",
+    });
     expect(await relayerNonce(chain, relayer)).toBe(nonceBefore);
   });
 });
@@ -165,11 +192,23 @@ describe("answers the official middleware can act on", () => {
     const p = await pay(buyer);
     fac = await startFacilitator(chain, { API_KEYS: "merchant-a-key,merchant-b-key" });
     const post = (key: string) =>
-      fetch(`${fac!.url}/settle`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(p.body) }).then((r) => r.json());
+      fetch(`${fac!.url}/settle`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify(p.body),
+      }).then((r) => r.json());
     const first = await post("merchant-a-key");
     expect(first).toMatchObject({ success: true });
-    expect(await post("merchant-a-key")).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used", transaction: first.transaction });
-    expect(await post("merchant-b-key")).toMatchObject({ success: false, errorReason: "duplicate_settlement", transaction: first.transaction });
+    expect(await post("merchant-a-key")).toMatchObject({
+      success: false,
+      errorReason: "invalid_exact_evm_nonce_already_used",
+      transaction: first.transaction,
+    });
+    expect(await post("merchant-b-key")).toMatchObject({
+      success: false,
+      errorReason: "duplicate_settlement",
+      transaction: first.transaction,
+    });
     expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([first.transaction]);
   });
 });

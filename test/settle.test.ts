@@ -24,7 +24,13 @@ async function newBuyer(usdc = "5") {
 
 async function payment(version: 1 | 2, buyer = privateKeyToAccount(ANVIL_KEYS[2])) {
   const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
-  const body = (version === 1 ? v1Body : v2Body)({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: version === 1 ? "base-sepolia" : "eip155:84532" });
+  const body = (version === 1 ? v1Body : v2Body)({
+    ...signed,
+    asset: chain.usdc.address,
+    payTo,
+    amount: PRICE,
+    network: version === 1 ? "base-sepolia" : "eip155:84532",
+  });
   return { body, ...signed, buyer };
 }
 
@@ -46,7 +52,12 @@ describe.each([1, 2] as const)("happy path v%i", (version) => {
     const before = { buyer: await chain.balanceOf(buyer.address), payTo: await chain.balanceOf(payTo) };
     const res = await fac.settle(p.body);
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ success: true, payer: buyer.address, transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/), network: version === 1 ? "base-sepolia" : "eip155:84532" });
+    expect(res.json).toEqual({
+      success: true,
+      payer: buyer.address,
+      transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+      network: version === 1 ? "base-sepolia" : "eip155:84532",
+    });
     expect(await chain.balanceOf(buyer.address)).toBe(before.buyer - PRICE);
     expect(await chain.balanceOf(payTo)).toBe(before.payTo + PRICE);
     expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([res.json.transaction]);
@@ -55,8 +66,17 @@ describe.each([1, 2] as const)("happy path v%i", (version) => {
     expect(found.status).toBe(200);
     const row = found.json;
     // confirmed follows mined within the worker's confirmation step
-    const detail = await waitFor(async () => (await fac.admin(`/settlements/${row.id}`)).json, (d) => d.state === "confirmed");
-    expect(detail).toMatchObject({ state: "confirmed", transaction: res.json.transaction, settledBy: "self", payer: buyer.address.toLowerCase(), value: PRICE.toString() });
+    const detail = await waitFor(
+      async () => (await fac.admin(`/settlements/${row.id}`)).json,
+      (d) => d.state === "confirmed",
+    );
+    expect(detail).toMatchObject({
+      state: "confirmed",
+      transaction: res.json.transaction,
+      settledBy: "self",
+      payer: buyer.address.toLowerCase(),
+      value: PRICE.toString(),
+    });
     expect(detail.events.map((e: { to: string }) => e.to)).toEqual(["received", "queued", "signed", "submitted", "mined", "confirmed"]);
     expect(detail.transactions).toHaveLength(1);
     expect(JSON.stringify(detail)).not.toContain(p.signature.slice(2, 40));
@@ -64,7 +84,12 @@ describe.each([1, 2] as const)("happy path v%i", (version) => {
     // Sending it again is answered from the row: the same hash, but not a second delivery of
     // one payment (a replayed header must not be served twice), and nothing new on chain.
     const again = await fac.settle(p.body);
-    expect(again.json).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used", transaction: res.json.transaction, payer: buyer.address });
+    expect(again.json).toMatchObject({
+      success: false,
+      errorReason: "invalid_exact_evm_nonce_already_used",
+      transaction: res.json.transaction,
+      payer: buyer.address,
+    });
     expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toHaveLength(1);
   });
 });
@@ -80,7 +105,12 @@ describe("concurrency", () => {
     expect(winners).toHaveLength(1);
     const first = winners[0]!.json;
     for (const a of answers.filter((x) => !x.json.success)) {
-      expect(a.json).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used", transaction: first.transaction, network: "eip155:84532" });
+      expect(a.json).toMatchObject({
+        success: false,
+        errorReason: "invalid_exact_evm_nonce_already_used",
+        transaction: first.transaction,
+        network: "eip155:84532",
+      });
     }
     expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([first.transaction]);
     expect(await relayerNonce(chain, relayer)).toBe(nonceBefore + 1);
@@ -100,28 +130,44 @@ describe("concurrency", () => {
     const winners = answers.filter((a) => a.json.success);
     expect(winners).toHaveLength(1);
     const losers = answers.filter((a) => !a.json.success);
-    for (const l of losers) expect(l.json).toMatchObject({ success: false, errorReason: "duplicate_settlement", network: "eip155:84532", payer: buyer.address });
+    for (const l of losers)
+      expect(l.json).toMatchObject({ success: false, errorReason: "duplicate_settlement", network: "eip155:84532", payer: buyer.address });
     expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([winners[0]!.json.transaction]);
     // The winner's body again is answered from its row (spent); a loser's is still a duplicate.
     const winnerBody = variants[answers.indexOf(winners[0]!)];
-    expect((await fac.settle(winnerBody)).json).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used", transaction: winners[0]!.json.transaction });
+    expect((await fac.settle(winnerBody)).json).toMatchObject({
+      success: false,
+      errorReason: "invalid_exact_evm_nonce_already_used",
+      transaction: winners[0]!.json.transaction,
+    });
     expect((await fac.settle(variants[answers.indexOf(losers[0]!)])).json.errorReason).toBe("duplicate_settlement");
   });
 });
 
 describe("failures", () => {
-  it("an invalid payment is a failure with transaction \"\" and network, and leaves no row", async () => {
+  it('an invalid payment is a failure with transaction "" and network, and leaves no row', async () => {
     const poor = privateKeyToAccount(generatePrivateKey());
     const p = await payment(1, poor);
     const res = await fac.settle(p.body);
-    expect(res.json).toEqual({ success: false, errorReason: "invalid_exact_evm_insufficient_balance", payer: poor.address, transaction: "", network: "base-sepolia", errorMessage: expect.any(String) });
+    expect(res.json).toEqual({
+      success: false,
+      errorReason: "invalid_exact_evm_insufficient_balance",
+      payer: poor.address,
+      transaction: "",
+      network: "base-sepolia",
+      errorMessage: expect.any(String),
+    });
     expect((await fac.admin(`/settlements?payer=${poor.address}`)).json.items).toEqual([]);
   });
 
   it("balance drained between verify and settle: insufficient_balance, nothing sent", async () => {
     const buyer = await newBuyer("1");
     const p = await payment(2, buyer);
-    const v = await fetch(`${fac.url}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(p.body) });
+    const v = await fetch(`${fac.url}/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(p.body),
+    });
     expect((await v.json()).isValid).toBe(true);
     await drain(buyer);
     const nonceBefore = await relayerNonce(chain, relayer);
@@ -139,7 +185,13 @@ describe("failures", () => {
     const before = await count();
     const res = await fac.settle(bad);
     expect(res.status).toBe(400);
-    expect(res.json).toMatchObject({ success: false, errorReason: "invalid_payload", transaction: "", network: "eip155:84532", field: "paymentPayload.payload.authorization.value" });
+    expect(res.json).toMatchObject({
+      success: false,
+      errorReason: "invalid_payload",
+      transaction: "",
+      network: "eip155:84532",
+      field: "paymentPayload.payload.authorization.value",
+    });
     expect(await count()).toBe(before);
   });
 });
@@ -167,7 +219,16 @@ describe("operator API", () => {
     const byAuth = await fac.admin(`/settlements/by-authorization?network=eip155:84532&payer=${row.payer}&nonce=${row.nonce}`);
     expect(byAuth.json.items.map((r: { id: string }) => r.id)).toEqual([row.id]);
 
-    for (const q of ["status=paid", "payer=0x12", "limit=0", "limit=501", "since=yesterday", "network=solana", "cursor=zzz", "colour=red"]) {
+    for (const q of [
+      "status=paid",
+      "payer=0x12",
+      "limit=0",
+      "limit=501",
+      "since=yesterday",
+      "network=solana",
+      "cursor=zzz",
+      "colour=red",
+    ]) {
       const res = await fac.admin(`/settlements?${q}`);
       expect(res.status, q).toBe(400);
       expect(res.json.error).toBe("invalid_request");
@@ -184,8 +245,15 @@ async function drain(buyer: { address: Address }) {
   await chain.test.setBalance({ address: buyer.address, value: parseUnits("1", 18) });
   await chain.test.impersonateAccount({ address: buyer.address });
   const balance = await chain.balanceOf(buyer.address);
-  const data = encodeFunctionData({ abi: fiatTokenAbi, functionName: "transfer", args: [privateKeyToAccount(ANVIL_KEYS[4]).address, balance] });
-  const hash = await chain.test.request({ method: "eth_sendTransaction", params: [{ from: buyer.address, to: chain.usdc.address, data }] } as never) as `0x${string}`;
+  const data = encodeFunctionData({
+    abi: fiatTokenAbi,
+    functionName: "transfer",
+    args: [privateKeyToAccount(ANVIL_KEYS[4]).address, balance],
+  });
+  const hash = (await chain.test.request({
+    method: "eth_sendTransaction",
+    params: [{ from: buyer.address, to: chain.usdc.address, data }],
+  } as never)) as `0x${string}`;
   await chain.client.waitForTransactionReceipt({ hash });
   await chain.test.stopImpersonatingAccount({ address: buyer.address });
 }

@@ -52,7 +52,8 @@ describe("GET /supported", () => {
 });
 
 describe("the official @x402 v2 resource-server stack against our facilitator", () => {
-  const newServer = () => new x402ResourceServer(new HTTPFacilitatorClient({ url: api.url })).register("eip155:84532", new ExactEvmScheme());
+  const newServer = () =>
+    new x402ResourceServer(new HTTPFacilitatorClient({ url: api.url })).register("eip155:84532", new ExactEvmScheme());
   const route = (network: `${string}:${string}`) => ({
     "GET /paid": { accepts: { scheme: "exact", price: "$0.01", network, payTo }, description: "paid content" },
   });
@@ -62,7 +63,11 @@ describe("the official @x402 v2 resource-server stack against our facilitator", 
     await server.initialize();
     expect(server.getSupportedKind(2, "eip155:84532", "exact")).toMatchObject({ x402Version: 2, scheme: "exact", network: "eip155:84532" });
     // v1 networks are plain names; the method's type only knows CAIP-2.
-    expect(server.getSupportedKind(1, "base-sepolia" as `${string}:${string}`, "exact")).toMatchObject({ x402Version: 1, scheme: "exact", network: "base-sepolia" });
+    expect(server.getSupportedKind(1, "base-sepolia" as `${string}:${string}`, "exact")).toMatchObject({
+      x402Version: 1,
+      scheme: "exact",
+      network: "base-sepolia",
+    });
     // Negative control: the same lookup for Base mainnet, which this api has no RPC for.
     expect(server.getSupportedKind(2, "eip155:8453", "exact")).toBeUndefined();
   });
@@ -82,7 +87,10 @@ describe("the official @x402 v2 resource-server stack against our facilitator", 
 
   it("@x402/express paymentMiddleware answers an unpaid request with a 402 naming eip155:84532", async () => {
     // Only a route we serve: the middleware exits the process on a route-configuration error.
-    const resourceServer = new ExpressResourceServer(new HTTPFacilitatorClient({ url: api.url })).register("eip155:84532", new ExactEvmScheme());
+    const resourceServer = new ExpressResourceServer(new HTTPFacilitatorClient({ url: api.url })).register(
+      "eip155:84532",
+      new ExactEvmScheme(),
+    );
     const app = express();
     app.use(paymentMiddleware(route("eip155:84532"), resourceServer));
     app.get("/paid", (_req, res) => void res.json({ content: "paid" }));

@@ -29,10 +29,16 @@ afterAll(async () => chain?.stop());
 async function payment(validBefore?: bigint) {
   const buyer = privateKeyToAccount(generatePrivateKey());
   await chain.fund(buyer.address, "1");
-  const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId, validBefore });
+  const signed = await signAuthorization({
+    payer: buyer,
+    payTo,
+    value: PRICE,
+    asset: chain.usdc.address,
+    chainId: chain.chainId,
+    validBefore,
+  });
   return { buyer, ...signed, body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: "eip155:84532" }) };
 }
-
 
 async function rowFor(payer: string, nonce: string, until: (row: any) => boolean, timeoutMs = 20_000, tick?: () => Promise<void>) {
   const end = Date.now() + timeoutMs;
@@ -49,7 +55,10 @@ describe("fees", () => {
   it("a base fee above the first offer gets the tx replaced with a ≥12.5% bump; the ceiling holds", async () => {
     // The market asks for more than 22 gwei once the base fee is 20: the ceiling must bind.
     const cap = parseGwei("22");
-    fac = await startFacilitator(chain, { NETWORKS_FILE: baseSepoliaFile(chain, { replaceAfterSeconds: 1, maxFeePerGas: cap.toString() }), SETTLE_WAIT_MS: "500" });
+    fac = await startFacilitator(chain, {
+      NETWORKS_FILE: baseSepoliaFile(chain, { replaceAfterSeconds: 1, maxFeePerGas: cap.toString() }),
+      SETTLE_WAIT_MS: "500",
+    });
     const p = await payment();
     await chain.test.setAutomine(false);
     const first = await fac.settle(p.body);
@@ -65,7 +74,13 @@ describe("fees", () => {
     expect(BigInt(b.maxPriorityFeePerGas) * 1000n).toBeGreaterThanOrEqual(BigInt(a.maxPriorityFeePerGas) * 1125n);
     expect(a.relayerNonce).toBe(b.relayerNonce);
     expect(BigInt(b.maxFeePerGas)).toBe(cap);
-    const done = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.state === "confirmed", 30_000, () => chain.test.mine({ blocks: 1 }));
+    const done = await rowFor(
+      p.buyer.address,
+      p.authorization.nonce,
+      (r) => r.state === "confirmed",
+      30_000,
+      () => chain.test.mine({ blocks: 1 }),
+    );
     expect(done.state).toBe("confirmed");
     for (const t of done.transactions) expect(BigInt(t.maxFeePerGas)).toBeLessThanOrEqual(cap);
     expect(done.transactions.map((t: { hash: string }) => t.hash)).toContain(done.transaction);
@@ -85,7 +100,13 @@ describe("dropped and reorged transactions", () => {
     await chain.test.request({ method: "anvil_dropTransaction", params: [hash] } as never);
     await chain.test.mine({ blocks: 1 });
     expect(await usesOf(chain, p.buyer.address, p.authorization.nonce)).toEqual([]);
-    const done = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.state === "confirmed", 30_000, () => chain.test.mine({ blocks: 1 }));
+    const done = await rowFor(
+      p.buyer.address,
+      p.authorization.nonce,
+      (r) => r.state === "confirmed",
+      30_000,
+      () => chain.test.mine({ blocks: 1 }),
+    );
     expect(done).toMatchObject({ state: "confirmed", transaction: hash });
     expect(done.transactions).toHaveLength(1);
     expect(await usesOf(chain, p.buyer.address, p.authorization.nonce)).toEqual([hash]);
@@ -99,9 +120,21 @@ describe("dropped and reorged transactions", () => {
     const mined = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.state === "mined");
     expect(mined.state).toBe("mined");
     await chain.test.request({ method: "anvil_reorg", params: [1, []] } as never);
-    const back = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.events.some((e: { detail?: { reorg?: boolean } }) => e.detail?.reorg), 20_000, () => chain.test.mine({ blocks: 1 }));
+    const back = await rowFor(
+      p.buyer.address,
+      p.authorization.nonce,
+      (r) => r.events.some((e: { detail?: { reorg?: boolean } }) => e.detail?.reorg),
+      20_000,
+      () => chain.test.mine({ blocks: 1 }),
+    );
     expect(back.events.some((e: { from: string; to: string }) => e.from === "mined" && e.to === "submitted")).toBe(true);
-    const done = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.state === "confirmed", 30_000, () => chain.test.mine({ blocks: 1 }));
+    const done = await rowFor(
+      p.buyer.address,
+      p.authorization.nonce,
+      (r) => r.state === "confirmed",
+      30_000,
+      () => chain.test.mine({ blocks: 1 }),
+    );
     expect(done.state).toBe("confirmed");
     expect(await usesOf(chain, p.buyer.address, p.authorization.nonce)).toEqual([done.transaction]);
   });
@@ -118,7 +151,11 @@ describe("expiry", () => {
     await chain.test.mine({ blocks: 1 });
     await fac.startWorker();
     const row = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.state === "expired");
-    expect(row).toMatchObject({ state: "expired", errorReason: "invalid_exact_evm_payload_authorization_valid_before", latestTransaction: null });
+    expect(row).toMatchObject({
+      state: "expired",
+      errorReason: "invalid_exact_evm_payload_authorization_valid_before",
+      latestTransaction: null,
+    });
     expect(await relayerNonce(chain, relayer)).toBe(nonceBefore);
     const [lane] = await fac.sql<{ next_nonce: string }[]>`select next_nonce from relayer_nonces where address = ${relayer.toLowerCase()}`;
     expect(BigInt(lane!.next_nonce)).toBe(BigInt(nonceBefore));

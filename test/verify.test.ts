@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeFunctionData, hashTypedData, serializeErc6492Signature, type Address, type Hex } from "viem";
+import { encodeFunctionData, serializeErc6492Signature, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
@@ -12,7 +12,7 @@ import { MULTICALL3_ADDRESS } from "../src/devnet/multicall3.js";
 import { blacklist, fiatTokenAbi, unBlacklist } from "../src/devnet/usdc.js";
 import { startTestApi } from "./support/api.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
-import { now, randomNonce, signAuthorization, TRANSFER_TYPES, v1Body, v2Body, type AuthorizationFields, type SignOptions } from "./support/payments.js";
+import { now, signAsWallet, signAuthorization, v1Body, v2Body, type AuthorizationFields, type SignOptions } from "./support/payments.js";
 import { deployAcceptingWallet, deployRefusingWallet } from "./support/wallets.js";
 
 let chain: TestChain;
@@ -27,7 +27,13 @@ const NETWORK = { 1: "base-sepolia", 2: "eip155:84532" } as const;
 
 async function body(version: Version, over: Partial<SignOptions> = {}, edit?: (b: any) => void) {
   const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId, ...over });
-  const b: any = (version === 1 ? v1Body : v2Body)({ ...signed, asset: over.asset ?? chain.usdc.address, payTo, amount: PRICE, network: NETWORK[version] });
+  const b: any = (version === 1 ? v1Body : v2Body)({
+    ...signed,
+    asset: over.asset ?? chain.usdc.address,
+    payTo,
+    amount: PRICE,
+    network: NETWORK[version],
+  });
   edit?.(b);
   return b;
 }
@@ -76,7 +82,9 @@ describe.each([1, 2] as const)("POST /verify v%i", (version) => {
   });
 
   it("unsupported_scheme when the requirements name another scheme", async () => {
-    const res = await verify(await body(version, {}, (b) => ((requirementsOf(b).scheme = "upto"), (acceptedOf(b, version).scheme = "upto"))));
+    const res = await verify(
+      await body(version, {}, (b) => ((requirementsOf(b).scheme = "upto"), (acceptedOf(b, version).scheme = "upto"))),
+    );
     expect(res.json).toMatchObject({ isValid: false, invalidReason: "unsupported_scheme", payer: buyer.address });
   });
 
@@ -89,7 +97,9 @@ describe.each([1, 2] as const)("POST /verify v%i", (version) => {
 
   it("invalid_network for a network this facilitator has not enabled", async () => {
     const other = version === 1 ? "base" : "eip155:8453";
-    const res = await verify(await body(version, {}, (b) => ((requirementsOf(b).network = other), (acceptedOf(b, version).network = other))));
+    const res = await verify(
+      await body(version, {}, (b) => ((requirementsOf(b).network = other), (acceptedOf(b, version).network = other))),
+    );
     expect(res.json).toMatchObject({ isValid: false, invalidReason: "invalid_network" });
   });
 
@@ -204,7 +214,11 @@ describe.each([1, 2] as const)("POST /verify v%i", (version) => {
     const b = await body(version);
     const factory = privateKeyToAccount(generatePrivateKey()).address;
     b.paymentPayload.payload.authorization.from = privateKeyToAccount(generatePrivateKey()).address;
-    b.paymentPayload.payload.signature = serializeErc6492Signature({ address: factory, data: "0xdeadbeef", signature: b.paymentPayload.payload.signature });
+    b.paymentPayload.payload.signature = serializeErc6492Signature({
+      address: factory,
+      data: "0xdeadbeef",
+      signature: b.paymentPayload.payload.signature,
+    });
     expect((await verify(b)).json).toMatchObject({ isValid: false, invalidReason: "eip6492_factory_not_allowed" });
   });
 
@@ -229,22 +243,8 @@ describe("ERC-1271 contract wallets", () => {
   const owner = privateKeyToAccount(ANVIL_KEYS[4]);
 
   async function walletBody(wallet: Address, signer = owner) {
-    const authorization: AuthorizationFields = {
-      from: wallet,
-      to: payTo,
-      value: PRICE.toString(),
-      validAfter: "0",
-      validBefore: (now() + 300n).toString(),
-      nonce: randomNonce(),
-    };
-    const digest = hashTypedData({
-      domain: { name: "USDC", version: "2", chainId: chain.chainId, verifyingContract: chain.usdc.address },
-      types: TRANSFER_TYPES,
-      primaryType: "TransferWithAuthorization",
-      message: { ...authorization, value: PRICE, validAfter: 0n, validBefore: BigInt(authorization.validBefore) },
-    });
-    const signature = await signer.sign({ hash: digest });
-    return v2Body({ authorization, signature, asset: chain.usdc.address, payTo, amount: PRICE, network: "eip155:84532" });
+    const signed = await signAsWallet({ wallet, signer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
+    return v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: "eip155:84532" });
   }
 
   it("accepts a wallet whose isValidSignature approves", async () => {

@@ -32,18 +32,39 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, detail: string) {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
     super(`${variable}: ${detail}`);
     this.name = "ConfigError";
   }
 }
 
-const address = z.string().refine((s) => isAddress(s, { strict: false }), "not an address").transform((s) => getAddress(s));
+const address = z
+  .string()
+  .refine((s) => isAddress(s, { strict: false }), "not an address")
+  .transform((s) => getAddress(s));
 const url = z.string().refine((s) => /^(https?|wss?):\/\/[^\s]+$/.test(s), "not an http(s) or ws(s) URL");
-const urlList = z.string().transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean)).pipe(z.array(url).min(1));
-const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+const urlList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(",")
+      .map((u) => u.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(url).min(1));
+const list = (s: string | undefined) =>
+  (s ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 
-const weiString = z.string().regex(/^(0|[1-9][0-9]{0,40})$/, "a decimal amount of wei").transform(BigInt);
+const weiString = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,40})$/, "a decimal amount of wei")
+  .transform(BigInt);
 
 const assetSchema = z.strictObject({
   address,
@@ -82,7 +103,10 @@ const baseSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   RELAYER_ADDRESSES: z.string().optional(),
   NETWORKS_FILE: z.string().optional(),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, "letters, digits, ':', '_' or '-'").default("x402"),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, "letters, digits, ':', '_' or '-'")
+    .default("x402"),
   FAULT_POINT: z.enum(["before_sign", "after_signed_commit", "after_broadcast"]).optional(),
 });
 

@@ -6,7 +6,18 @@ import type { AuthorizationKey } from "../verify/intent.js";
 import type { Db } from "./client.js";
 import { relayerNonces, settlements } from "./schema.js";
 
-const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"]);
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+]);
 
 /** The code of the first error in the cause chain that says the database could not be reached. */
 export function unreachableCode(err: unknown): string | undefined {
@@ -35,7 +46,14 @@ export function createLedger(db: Db) {
         db
           .select({ id: settlements.id })
           .from(settlements)
-          .where(and(eq(settlements.chainId, key.chainId), eq(settlements.asset, key.asset), eq(settlements.payer, key.payer), eq(settlements.nonce, key.nonce)))
+          .where(
+            and(
+              eq(settlements.chainId, key.chainId),
+              eq(settlements.asset, key.asset),
+              eq(settlements.payer, key.payer),
+              eq(settlements.nonce, key.nonce),
+            ),
+          )
           .limit(1),
       );
       return rows.length > 0;
@@ -43,7 +61,9 @@ export function createLedger(db: Db) {
 
     /** Relayer addresses the worker registered, for /supported when none are configured. */
     async relayerAddresses(): Promise<string[]> {
-      const rows = await guardDb("relayer lookup", () => db.selectDistinct({ address: relayerNonces.address }).from(relayerNonces).orderBy(relayerNonces.address));
+      const rows = await guardDb("relayer lookup", () =>
+        db.selectDistinct({ address: relayerNonces.address }).from(relayerNonces).orderBy(relayerNonces.address),
+      );
       return rows.map((r) => r.address);
     },
 

@@ -21,7 +21,8 @@ export async function lockLane(tx: Tx, chainId: number, address: string, owner: 
 }
 
 export function createRelayerLanes(db: Db) {
-  const lane = (chainId: number, address: string) => and(eq(relayerNonces.chainId, chainId), eq(relayerNonces.address, address.toLowerCase()));
+  const lane = (chainId: number, address: string) =>
+    and(eq(relayerNonces.chainId, chainId), eq(relayerNonces.address, address.toLowerCase()));
   return {
     /** Lanes start no lower than the chain's nonce, and never move backwards. */
     async register(chainId: number, address: string, chainNonce: bigint): Promise<bigint> {
@@ -40,13 +41,19 @@ export function createRelayerLanes(db: Db) {
 
     async heartbeat(owner: string): Promise<void> {
       await guardDb("heartbeat", () =>
-        db.insert(workers).values({ id: owner }).onConflictDoUpdate({ target: workers.id, set: { seenAt: new Date() } }),
+        db
+          .insert(workers)
+          .values({ id: owner })
+          .onConflictDoUpdate({ target: workers.id, set: { seenAt: new Date() } }),
       );
     },
 
     async liveWorkers(ttlMs: number): Promise<number> {
       const [row] = await guardDb("live workers", () =>
-        db.select({ n: sql<number>`count(*)::int` }).from(workers).where(gt(workers.seenAt, new Date(Date.now() - ttlMs))),
+        db
+          .select({ n: sql<number>`count(*)::int` })
+          .from(workers)
+          .where(gt(workers.seenAt, new Date(Date.now() - ttlMs))),
       );
       return row?.n ?? 0;
     },
@@ -64,7 +71,12 @@ export function createRelayerLanes(db: Db) {
         db
           .update(relayerNonces)
           .set({ leaseOwner: owner, leaseExpiresAt: new Date(Date.now() + ttlMs) })
-          .where(and(lane(chainId, address), or(isNull(relayerNonces.leaseOwner), eq(relayerNonces.leaseOwner, owner), lt(relayerNonces.leaseExpiresAt, new Date()))))
+          .where(
+            and(
+              lane(chainId, address),
+              or(isNull(relayerNonces.leaseOwner), eq(relayerNonces.leaseOwner, owner), lt(relayerNonces.leaseExpiresAt, new Date())),
+            ),
+          )
           .returning({ address: relayerNonces.address }),
       );
       return rows.length > 0;
@@ -72,7 +84,10 @@ export function createRelayerLanes(db: Db) {
 
     async release(chainId: number, address: string, owner: string): Promise<void> {
       await guardDb("lease release", () =>
-        db.update(relayerNonces).set({ leaseOwner: null, leaseExpiresAt: null }).where(and(lane(chainId, address), eq(relayerNonces.leaseOwner, owner))),
+        db
+          .update(relayerNonces)
+          .set({ leaseOwner: null, leaseExpiresAt: null })
+          .where(and(lane(chainId, address), eq(relayerNonces.leaseOwner, owner))),
       );
     },
 
@@ -98,7 +113,13 @@ export function createRelayerLanes(db: Db) {
         db
           .select()
           .from(settlementTxs)
-          .where(and(eq(settlementTxs.chainId, chainId), eq(settlementTxs.relayerAddress, address.toLowerCase()), eq(settlementTxs.relayerNonce, nonce)))
+          .where(
+            and(
+              eq(settlementTxs.chainId, chainId),
+              eq(settlementTxs.relayerAddress, address.toLowerCase()),
+              eq(settlementTxs.relayerNonce, nonce),
+            ),
+          )
           .orderBy(settlementTxs.createdAt),
       );
     },

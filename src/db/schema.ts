@@ -1,9 +1,31 @@
 // Drizzle view of the tables created by migrations/*.sql (the SQL files are the source of truth).
-import { bigint, bigserial, integer, jsonb, numeric, pgTable, primaryKey, smallint, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  bigserial,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 export const SETTLEMENT_STATES = [
-  "received", "queued", "signed", "submitted", "mined", "confirmed",
-  "failed", "rejected", "expired", "canceled", "needs_review",
+  "received",
+  "queued",
+  "signed",
+  "submitted",
+  "mined",
+  "confirmed",
+  "failed",
+  "rejected",
+  "expired",
+  "canceled",
+  "needs_review",
 ] as const;
 export type SettlementState = (typeof SETTLEMENT_STATES)[number];
 export const TERMINAL_STATES: ReadonlySet<SettlementState> = new Set(["confirmed", "failed", "rejected", "expired", "canceled"]);

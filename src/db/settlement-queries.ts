@@ -27,9 +27,20 @@ export function createSettlementQueries(db: Db) {
       if (f.since) where.push(gte(settlements.createdAt, f.since));
       if (f.until) where.push(lt(settlements.createdAt, f.until));
       // Keyset pagination on (created_at, id), newest first: stable while rows are added.
-      if (f.after) where.push(or(lt(settlements.createdAt, f.after.createdAt), and(eq(settlements.createdAt, f.after.createdAt), lt(settlements.id, f.after.id)))!);
+      if (f.after)
+        where.push(
+          or(
+            lt(settlements.createdAt, f.after.createdAt),
+            and(eq(settlements.createdAt, f.after.createdAt), lt(settlements.id, f.after.id)),
+          )!,
+        );
       return guardDb("list settlements", () =>
-        db.select().from(settlements).where(and(...where)).orderBy(desc(settlements.createdAt), desc(settlements.id)).limit(f.limit),
+        db
+          .select()
+          .from(settlements)
+          .where(and(...where))
+          .orderBy(desc(settlements.createdAt), desc(settlements.id))
+          .limit(f.limit),
       );
     },
 
@@ -43,7 +54,12 @@ export function createSettlementQueries(db: Db) {
         db
           .select({ id: settlements.id })
           .from(settlements)
-          .where(or(eq(settlements.settledTx, hash), sql`exists (select 1 from ${settlementTxs} where ${settlementTxs.hash} = ${hash} and ${settlementTxs.settlementId} = ${settlements.id})`))
+          .where(
+            or(
+              eq(settlements.settledTx, hash),
+              sql`exists (select 1 from ${settlementTxs} where ${settlementTxs.hash} = ${hash} and ${settlementTxs.settlementId} = ${settlements.id})`,
+            ),
+          )
           .limit(1),
       );
       return row?.id;
@@ -51,7 +67,10 @@ export function createSettlementQueries(db: Db) {
 
     async byAuthorization(chainId: number, payer: string, nonce: string) {
       return guardDb("settlement by authorization", () =>
-        db.select().from(settlements).where(and(eq(settlements.chainId, chainId), eq(settlements.payer, payer), eq(settlements.nonce, nonce))),
+        db
+          .select()
+          .from(settlements)
+          .where(and(eq(settlements.chainId, chainId), eq(settlements.payer, payer), eq(settlements.nonce, nonce))),
       );
     },
 

@@ -32,7 +32,9 @@ async function applyTransition(tx: Tx, t: Transition): Promise<SettlementRow | u
     .where(and(eq(settlements.id, t.id), eq(settlements.state, t.from), eq(settlements.version, t.version)))
     .returning();
   if (!row) return undefined;
-  await tx.insert(settlementEvents).values({ settlementId: t.id, fromState: t.from, toState: t.to, version: row.version, txHash: t.txHash, detail: t.detail });
+  await tx
+    .insert(settlementEvents)
+    .values({ settlementId: t.id, fromState: t.from, toState: t.to, version: row.version, txHash: t.txHash, detail: t.detail });
   await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${t.id})`);
   return row;
 }
@@ -80,13 +82,19 @@ export function createSettlementsRepo(db: Db) {
     /** True for exactly one caller: the one that may report this settlement's success. */
     async takeSuccessAnswer(id: string): Promise<boolean> {
       const rows = await guardDb("answer", () =>
-        db.update(settlements).set({ successAnsweredAt: new Date() }).where(and(eq(settlements.id, id), isNull(settlements.successAnsweredAt))).returning({ id: settlements.id }),
+        db
+          .update(settlements)
+          .set({ successAnsweredAt: new Date() })
+          .where(and(eq(settlements.id, id), isNull(settlements.successAnsweredAt)))
+          .returning({ id: settlements.id }),
       );
       return rows.length > 0;
     },
 
     async txsOf(id: string): Promise<SettlementTxRow[]> {
-      return guardDb("tx lookup", () => db.select().from(settlementTxs).where(eq(settlementTxs.settlementId, id)).orderBy(settlementTxs.createdAt));
+      return guardDb("tx lookup", () =>
+        db.select().from(settlementTxs).where(eq(settlementTxs.settlementId, id)).orderBy(settlementTxs.createdAt),
+      );
     },
 
     /**
@@ -131,7 +139,10 @@ export function createSettlementsRepo(db: Db) {
             maxPriorityFeePerGas: signed.maxPriorityFeePerGas.toString(),
             gasLimit: signed.gas.toString(),
           });
-          await tx.update(relayerNonces).set({ nextNonce: nonce + 1n, updatedAt: new Date() }).where(and(eq(relayerNonces.chainId, relayer.chainId), eq(relayerNonces.address, address)));
+          await tx
+            .update(relayerNonces)
+            .set({ nextNonce: nonce + 1n, updatedAt: new Date() })
+            .where(and(eq(relayerNonces.chainId, relayer.chainId), eq(relayerNonces.address, address)));
           return { row, tx: signed, nonce };
         }),
       ).catch((err: unknown) => {
@@ -154,7 +165,15 @@ export function createSettlementsRepo(db: Db) {
       return guardDb("replace", () =>
         db.transaction(async (tx) => {
           if (!(await lockLane(tx, relayer.chainId, row.relayerAddress!, relayer.owner))) return undefined;
-          const next = await applyTransition(tx, { id: row.id, from: row.state, version: row.version, to: row.state, patch: { latestTx: signed.hash }, txHash: signed.hash, detail });
+          const next = await applyTransition(tx, {
+            id: row.id,
+            from: row.state,
+            version: row.version,
+            to: row.state,
+            patch: { latestTx: signed.hash },
+            txHash: signed.hash,
+            detail,
+          });
           if (!next) return undefined;
           await tx.insert(settlementTxs).values({
             hash: signed.hash,

@@ -12,10 +12,10 @@ import {
   type Hash,
   type Hex,
   type PublicClient,
-} from 'viem';
-import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
+} from "viem";
+import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 
-export const MULTICALL3_ADDRESS: Address = '0xcA11bde05977b3631167028862bE2a173976CA11';
+export const MULTICALL3_ADDRESS: Address = "0xcA11bde05977b3631167028862bE2a173976CA11";
 
 export interface CompiledContract {
   abi: Abi;
@@ -25,10 +25,7 @@ export interface CompiledContract {
 
 interface SolcOutput {
   errors?: { severity: string; formattedMessage: string }[];
-  contracts?: Record<
-    string,
-    Record<string, { abi: Abi; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }>
-  >;
+  contracts?: Record<string, Record<string, { abi: Abi; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }>>;
 }
 
 // Keyed by source text: a compile costs ~1 s of CPU and sources here never change within a run.
@@ -36,20 +33,20 @@ const compiled = new Map<string, Promise<SolcOutput>>();
 
 async function compileSource(source: string): Promise<SolcOutput> {
   // Imported lazily: loading solc's emscripten build takes seconds, and most importers never compile.
-  const solc = (await import('solc')).default;
+  const solc = (await import("solc")).default;
   const input = {
-    language: 'Solidity',
-    sources: { 'Contract.sol': { content: source } },
+    language: "Solidity",
+    sources: { "Contract.sol": { content: source } },
     settings: {
       optimizer: { enabled: true, runs: 200 },
       // Pinned below the newest forks so the output also runs on chains that lag behind anvil's default.
-      evmVersion: 'cancun',
-      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
+      evmVersion: "cancun",
+      outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
     },
   };
   const output = JSON.parse(solc.compile(JSON.stringify(input)) as string) as SolcOutput;
-  const errors = (output.errors ?? []).filter((e) => e.severity === 'error');
-  if (errors.length) throw new Error(`solc failed:\n${errors.map((e) => e.formattedMessage).join('\n')}`);
+  const errors = (output.errors ?? []).filter((e) => e.severity === "error");
+  if (errors.length) throw new Error(`solc failed:\n${errors.map((e) => e.formattedMessage).join("\n")}`);
   return output;
 }
 
@@ -60,7 +57,7 @@ export async function compileSolidity(source: string, contractName: string): Pro
     compiled.set(source, pending);
     pending.catch(() => compiled.delete(source));
   }
-  const contract = (await pending).contracts?.['Contract.sol']?.[contractName];
+  const contract = (await pending).contracts?.["Contract.sol"]?.[contractName];
   if (!contract) throw new Error(`contract ${contractName} not found in compiled source`);
   return {
     abi: contract.abi,
@@ -94,7 +91,7 @@ export async function devnetChain(rpcUrl: string): Promise<Chain> {
   return defineChain({
     id,
     name: `devnet-${id}`,
-    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
     contracts: { multicall3: { address: MULTICALL3_ADDRESS } },
   });
@@ -112,13 +109,13 @@ export async function devnetClients(rpcUrl: string, key: Hex) {
 
 /** anvil_* cheat methods plus ordinary reads, for state surgery such as setCode/setStorageAt. */
 export function devnetTestClient(rpcUrl: string) {
-  return createTestClient({ mode: 'anvil', transport: http(rpcUrl) }).extend(publicActions);
+  return createTestClient({ mode: "anvil", transport: http(rpcUrl) }).extend(publicActions);
 }
 
 /** Waits for the receipt and turns an on-chain revert into an exception. */
 export async function waitOk(publicClient: PublicClient, hash: Hash): Promise<void> {
   const receipt = await publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== 'success') throw new Error(`transaction ${hash} reverted`);
+  if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
 }
 
 // viem reads the next nonce from the node, so two helpers sending from one account at once would
@@ -136,18 +133,12 @@ export function serialized<T>(rpcUrl: string, sender: Address, task: () => Promi
   return run;
 }
 
-export async function deployBytecode(
-  rpcUrl: string,
-  key: Hex,
-  abi: Abi,
-  bytecode: Hex,
-  args: readonly unknown[] = [],
-): Promise<Address> {
+export async function deployBytecode(rpcUrl: string, key: Hex, abi: Abi, bytecode: Hex, args: readonly unknown[] = []): Promise<Address> {
   const { publicClient, walletClient, account } = await devnetClients(rpcUrl, key);
   return serialized(rpcUrl, account.address, async () => {
     const hash = await walletClient.deployContract({ abi, bytecode, args });
     const receipt = await publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== 'success' || !receipt.contractAddress) throw new Error(`deployment ${hash} failed`);
+    if (receipt.status !== "success" || !receipt.contractAddress) throw new Error(`deployment ${hash} failed`);
     return getAddress(receipt.contractAddress);
   });
 }

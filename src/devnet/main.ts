@@ -2,38 +2,20 @@
 // chain posing as Base Sepolia with Circle's real USDC at its canonical address, a fresh
 // database, the api and the worker, and a merchant API paid through the official middleware.
 // Ctrl-C stops all of it.
-import postgres from "postgres";
 import { formatUnits, parseUnits } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { startPaidServer } from "../../examples/paid-server.js";
 import { loadConfig } from "../config/config.js";
-import { migrate } from "../db/migrate.js";
 import { createLogger } from "../logger.js";
 import { startApi } from "../runtime/api.js";
 import { startWorker } from "../runtime/worker.js";
 import { ANVIL_KEYS, startAnvil } from "./anvil.js";
+import { recreateDatabase } from "./database.js";
 import { ensureMulticall3 } from "./multicall3.js";
 import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "./usdc.js";
 
 const DEVNET_DB = "x402_devnet";
 const env = process.env;
-
-/** The devnet always starts from an empty ledger: a new chain makes old rows meaningless. */
-async function freshDatabase(serverUrl: string): Promise<string> {
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-  try {
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${DEVNET_DB} WITH (FORCE)`);
-    await admin.unsafe(`CREATE DATABASE ${DEVNET_DB}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${DEVNET_DB}`;
-  const db = postgres(url.toString(), { max: 1, onnotice: () => {} });
-  await migrate(db);
-  await db.end();
-  return url.toString();
-}
 
 async function main(): Promise<void> {
   const relayer = privateKeyToAccount(ANVIL_KEYS[0]);
@@ -43,7 +25,12 @@ async function main(): Promise<void> {
   // 0.0.0.0 inside a container; the printed URLs are the ones to use from the same host.
   const host = env.HOST ?? "127.0.0.1";
 
-  const anvil = await startAnvil({ chainId: 84532, host, port: Number(env.DEVNET_RPC_PORT ?? 0), blockTime: env.DEVNET_BLOCK_TIME ? Number(env.DEVNET_BLOCK_TIME) : undefined });
+  const anvil = await startAnvil({
+    chainId: 84532,
+    host,
+    port: Number(env.DEVNET_RPC_PORT ?? 0),
+    blockTime: env.DEVNET_BLOCK_TIME ? Number(env.DEVNET_BLOCK_TIME) : undefined,
+  });
   const rpcShown = `http://127.0.0.1:${anvil.port}`;
   const stops: Array<() => Promise<void>> = [() => anvil.stop()];
   const stopAll = async () => {
@@ -54,7 +41,8 @@ async function main(): Promise<void> {
     await ensureMulticall3(anvil.rpcUrl);
     await mintUsdc(anvil.rpcUrl, usdc, buyer.address, parseUnits("1000", 6));
 
-    const databaseUrl = await freshDatabase(env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
+    // Always an empty ledger: a new chain makes old rows meaningless.
+    const databaseUrl = await recreateDatabase(env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres", DEVNET_DB);
     const config = loadConfig({
       DATABASE_URL: databaseUrl,
       REDIS_URL: env.REDIS_URL ?? "redis://127.0.0.1:6379",

@@ -1,5 +1,5 @@
-import { parseAbi, type Address } from 'viem';
-import { MULTICALL3_ADDRESS, compileSolidity, devnetTestClient } from './contracts.js';
+import { parseAbi, type Address } from "viem";
+import { MULTICALL3_ADDRESS, compileSolidity, devnetTestClient } from "./contracts.js";
 
 export { MULTICALL3_ADDRESS };
 
@@ -50,24 +50,24 @@ contract Multicall3 {
 `;
 
 export const multicall3Abi = parseAbi([
-  'struct Call { address target; bytes callData; }',
-  'struct Call3 { address target; bool allowFailure; bytes callData; }',
-  'struct Result { bool success; bytes returnData; }',
-  'function aggregate(Call[] calls) payable returns (uint256 blockNumber, bytes[] returnData)',
-  'function tryAggregate(bool requireSuccess, Call[] calls) payable returns (Result[] returnData)',
-  'function aggregate3(Call3[] calls) payable returns (Result[] returnData)',
-  'function getEthBalance(address addr) view returns (uint256)',
-  'function getBlockNumber() view returns (uint256)',
-  'function getCurrentBlockTimestamp() view returns (uint256)',
-  'function getChainId() view returns (uint256)',
+  "struct Call { address target; bytes callData; }",
+  "struct Call3 { address target; bool allowFailure; bytes callData; }",
+  "struct Result { bool success; bytes returnData; }",
+  "function aggregate(Call[] calls) payable returns (uint256 blockNumber, bytes[] returnData)",
+  "function tryAggregate(bool requireSuccess, Call[] calls) payable returns (Result[] returnData)",
+  "function aggregate3(Call3[] calls) payable returns (Result[] returnData)",
+  "function getEthBalance(address addr) view returns (uint256)",
+  "function getBlockNumber() view returns (uint256)",
+  "function getCurrentBlockTimestamp() view returns (uint256)",
+  "function getChainId() view returns (uint256)",
 ]);
 
 /** Places a Multicall3-compatible contract at the canonical address unless code is already there. */
 export async function ensureMulticall3(rpcUrl: string): Promise<Address> {
   const test = devnetTestClient(rpcUrl);
   const code = await test.getCode({ address: MULTICALL3_ADDRESS });
-  if (code && code !== '0x') return MULTICALL3_ADDRESS;
-  const { deployedBytecode } = await compileSolidity(SOURCE, 'Multicall3');
+  if (code && code !== "0x") return MULTICALL3_ADDRESS;
+  const { deployedBytecode } = await compileSolidity(SOURCE, "Multicall3");
   await test.setCode({ address: MULTICALL3_ADDRESS, bytecode: deployedBytecode });
   return MULTICALL3_ADDRESS;
 }

@@ -16,7 +16,9 @@ const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 export function paymentInLogs(logs: readonly Log[], p: ExpectedPayment): boolean {
   const ours = logs.filter((l) => same(l.address, p.asset));
   const events = parseEventLogs({ abi: fiatTokenAbi, logs: ours, strict: true });
-  const transferred = events.some((e) => e.eventName === "Transfer" && same(e.args.from, p.from) && same(e.args.to, p.to) && e.args.value === p.value);
+  const transferred = events.some(
+    (e) => e.eventName === "Transfer" && same(e.args.from, p.from) && same(e.args.to, p.to) && e.args.value === p.value,
+  );
   const used = events.some((e) => e.eventName === "AuthorizationUsed" && same(e.args.authorizer, p.from) && same(e.args.nonce, p.nonce));
   return transferred && used;
 }
@@ -25,4 +27,3 @@ export const authorizationEvents = {
   used: fiatTokenAbi.find((x) => x.type === "event" && x.name === "AuthorizationUsed")!,
   canceled: fiatTokenAbi.find((x) => x.type === "event" && x.name === "AuthorizationCanceled")!,
 } as const;
-

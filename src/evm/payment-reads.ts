@@ -54,7 +54,8 @@ async function attempt<T>(what: string, run: () => Promise<T>): Promise<Outcome<
     return { ok: true, value: await run() };
   } catch (err) {
     // Undecodable return data is the contract's answer too (e.g. no code at the address).
-    if (isRevert(err) || (err instanceof BaseError && err.name.startsWith("AbiDecoding"))) return { ok: false, message: revertMessage(err) };
+    if (isRevert(err) || (err instanceof BaseError && err.name.startsWith("AbiDecoding")))
+      return { ok: false, message: revertMessage(err) };
     throw new RpcUnavailableError(`${what}: ${revertMessage(err)}`, err);
   }
 }
@@ -91,7 +92,13 @@ export async function readPaymentState(client: PublicClient, p: ReadPaymentState
     const data = encodeFunctionData({
       abi: multicallAbi,
       functionName: "tryAggregate",
-      args: [false, [{ target: signature.deployment.factory, callData: signature.deployment.calldata }, { target: asset, callData: transfer }]],
+      args: [
+        false,
+        [
+          { target: signature.deployment.factory, callData: signature.deployment.calldata },
+          { target: asset, callData: transfer },
+        ],
+      ],
     });
     const results = decodeFunctionResult({ abi: multicallAbi, functionName: "tryAggregate", data: await call(MULTICALL3, data) });
     if (!results[1]?.success) throw new ContractFunctionRevertedError({ abi: fiatTokenAbi, functionName: "transferWithAuthorization" });
@@ -104,7 +111,9 @@ export async function readPaymentState(client: PublicClient, p: ReadPaymentState
 
   const [payerCode, assetCode, simulation, balance, used] = await Promise.all([
     attempt("getCode(payer)", () => client.getCode({ address: auth.from, blockTag })),
-    p.assetKnownDeployed ? Promise.resolve({ ok: true, value: "0x01" } as const) : attempt("getCode(asset)", () => client.getCode({ address: asset, blockTag })),
+    p.assetKnownDeployed
+      ? Promise.resolve({ ok: true, value: "0x01" } as const)
+      : attempt("getCode(asset)", () => client.getCode({ address: asset, blockTag })),
     attempt("simulate transferWithAuthorization", simulate),
     attempt("balanceOf", () => read<bigint>("balanceOf", [auth.from])),
     attempt("authorizationState", () => read<boolean>("authorizationState", [auth.from, auth.nonce])),

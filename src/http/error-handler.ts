@@ -15,10 +15,14 @@ export function installErrorHandler(app: FastifyInstance): void {
       const code = (err as FastifyError).code;
       // An oversized body is malformed input like any other: one status for all of it.
       const statusOut = code === "FST_ERR_CTP_BODY_TOO_LARGE" ? 400 : status;
-      return reply.code(statusOut).send({ error: code === "FST_ERR_CTP_BODY_TOO_LARGE" ? "body_too_large" : "invalid_request", message: err.message });
+      return reply
+        .code(statusOut)
+        .send({ error: code === "FST_ERR_CTP_BODY_TOO_LARGE" ? "body_too_large" : "invalid_request", message: err.message });
     }
     req.log.error({ err }, "unhandled error");
     return reply.code(500).send({ error: "internal_error", message: "internal error", reqId: req.id });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: "not_found", message: `${req.method} ${req.url} is not an endpoint` }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: "not_found", message: `${req.method} ${req.url} is not an endpoint` }),
+  );
 }

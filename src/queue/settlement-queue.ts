@@ -18,7 +18,18 @@ export function createSettlementQueue(connection: Redis, prefix: string): Settle
   const queue = new Queue<SettlementJob>(SETTLEMENT_QUEUE, { connection, prefix });
   return {
     async enqueue(id, delayMs) {
-      await queue.add("settle", { id }, { jobId: id, delay: delayMs, removeOnComplete: true, removeOnFail: true, attempts: 3, backoff: { type: "exponential", delay: 500 } });
+      await queue.add(
+        "settle",
+        { id },
+        {
+          jobId: id,
+          delay: delayMs,
+          removeOnComplete: true,
+          removeOnFail: true,
+          attempts: 3,
+          backoff: { type: "exponential", delay: 500 },
+        },
+      );
     },
     close: () => queue.close(),
   };

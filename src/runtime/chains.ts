@@ -48,7 +48,8 @@ export async function assertChainIds(networks: readonly EnabledNetwork[], warn: 
         }),
       );
       for (const a of answers) {
-        if (a.id !== undefined && a.id !== n.chainId) throw new ConfigError(variable, `URL #${a.i + 1} serves chain ${a.id}, but ${n.name} is chain ${n.chainId}`);
+        if (a.id !== undefined && a.id !== n.chainId)
+          throw new ConfigError(variable, `URL #${a.i + 1} serves chain ${a.id}, but ${n.name} is chain ${n.chainId}`);
       }
       const silent = answers.filter((a) => a.id === undefined);
       if (silent.length === answers.length) throw new ConfigError(variable, `no URL answered eth_chainId (${silent[0]?.error})`);
@@ -61,10 +62,19 @@ export async function assertChainIds(networks: readonly EnabledNetwork[], warn: 
  * Readiness of a network's relayers: every key's gas against the floor. Not ready only when no
  * key can pay (the others keep settling while one is topped up), but each low key is named.
  */
-export async function relayerGas(client: PublicClient, net: EnabledNetwork, addresses: readonly string[]): Promise<Record<string, unknown>> {
+export async function relayerGas(
+  client: PublicClient,
+  net: EnabledNetwork,
+  addresses: readonly string[],
+): Promise<Record<string, unknown>> {
   if (!addresses.length) throw new Error("no relayer registered yet (is the worker running?)");
-  const balances = await Promise.all(addresses.map(async (a) => ({ address: a, balance: await client.getBalance({ address: a as `0x${string}` }) })));
+  const balances = await Promise.all(
+    addresses.map(async (a) => ({ address: a, balance: await client.getBalance({ address: a as `0x${string}` }) })),
+  );
   const low = balances.filter((b) => b.balance < net.minRelayerBalance).map((b) => ({ address: b.address, balance: b.balance.toString() }));
-  if (low.length === balances.length) throw new Error(`every relayer is below the gas floor of ${net.minRelayerBalance} wei: ${low.map((l) => `${l.address}=${l.balance}`).join(", ")}`);
+  if (low.length === balances.length)
+    throw new Error(
+      `every relayer is below the gas floor of ${net.minRelayerBalance} wei: ${low.map((l) => `${l.address}=${l.balance}`).join(", ")}`,
+    );
   return { funded: balances.length - low.length, low };
 }

@@ -50,7 +50,9 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   laneTimer.unref();
 
   let stopping = false;
-  const clocks = new Map<number, BlockClock>(config.networks.map((n) => [n.chainId, createBlockClock(chains.clientFor(n.chainId), pollingMs)]));
+  const clocks = new Map<number, BlockClock>(
+    config.networks.map((n) => [n.chainId, createBlockClock(chains.clientFor(n.chainId), pollingMs)]),
+  );
   const settle = createSettler({
     repo,
     networks: config.networks,
@@ -77,7 +79,13 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     },
     // A short lock (renewed while the job runs) lets a restarted worker take over a crashed
     // one's jobs within seconds instead of minutes.
-    { connection: workerConnection, prefix: config.queuePrefix, concurrency: opts.concurrency ?? 256, lockDuration: 10_000, stalledInterval: 5_000 },
+    {
+      connection: workerConnection,
+      prefix: config.queuePrefix,
+      concurrency: opts.concurrency ?? 256,
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+    },
   );
   worker.on("failed", (job, err) => {
     const level = err instanceof NoRelayerError ? "debug" : "warn";

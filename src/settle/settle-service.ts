@@ -33,9 +33,19 @@ export interface SettleServiceDeps {
 /** Key-order independent hash of the request: identical retries match it, any change does not. */
 export function requestHash(req: FacilitatorRequest): string {
   const canonical = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canonical) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === "object"
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
+        : v;
   const { paymentPayload, paymentRequirements } = req;
-  return createHash("sha256").update(JSON.stringify(canonical({ paymentPayload, paymentRequirements }))).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify(canonical({ paymentPayload, paymentRequirements })))
+    .digest("hex");
 }
 
 export function createSettleService(deps: SettleServiceDeps) {
@@ -44,21 +54,39 @@ export function createSettleService(deps: SettleServiceDeps) {
   /** Decided, or past the receipt wait with a transaction to point at. */
   const answerable = (row: SettlementRow, elapsedMs: number) => isDecided(row) || (elapsedMs >= deps.settleWaitMs && !!row.latestTx);
 
-  async function answerClaimed(row: SettlementRow, hash: string, payer: string, network: string, apiKeyId?: string): Promise<SettleResponse> {
+  async function answerClaimed(
+    row: SettlementRow,
+    hash: string,
+    payer: string,
+    network: string,
+    apiKeyId?: string,
+  ): Promise<SettleResponse> {
     // The stored result is replayed only to the caller that made it, for the same request.
     if (row.payloadSha256 !== hash || (row.apiKeyId ?? undefined) !== apiKeyId) {
       // Same authorization, different request: never a second transaction, never a second success.
-      return { ...failure(Duplicate, payer, network, "this authorization was already submitted in a different request"), transaction: row.latestTx ?? "" };
+      return {
+        ...failure(Duplicate, payer, network, "this authorization was already submitted in a different request"),
+        transaction: row.latestTx ?? "",
+      };
     }
     const latest = isDecided(row)
       ? row
-      : await deps.waiter.waitFor(row.id, async () => (await repo.findById(row.id)) ?? row, answerable, Math.max(deps.settleWaitMs, deps.settleMaxWaitMs), [deps.settleWaitMs]);
+      : await deps.waiter.waitFor(
+          row.id,
+          async () => (await repo.findById(row.id)) ?? row,
+          answerable,
+          Math.max(deps.settleWaitMs, deps.settleMaxWaitMs),
+          [deps.settleWaitMs],
+        );
     const answer = answerFromRow(latest, payer, network);
     // One payment, one delivery: the middleware serves the resource on success, so only one
     // request ever hears it. A retry after "settlement_pending" is that one; a replayed header
     // (or a concurrent copy) hears what the chain would say about a spent authorization.
     if (answer.success && !(await repo.takeSuccessAnswer(row.id))) {
-      return { ...failure(Reason.nonceAlreadyUsed, payer, network, "this payment was already settled and reported to an earlier request"), transaction: answer.transaction };
+      return {
+        ...failure(Reason.nonceAlreadyUsed, payer, network, "this payment was already settled and reported to an earlier request"),
+        transaction: answer.transaction,
+      };
     }
     return answer;
   }

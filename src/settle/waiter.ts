@@ -12,7 +12,13 @@ export interface SettlementWaiter {
    * passes. `wakeAtMs` are extra moments (since the start) at which `done` is asked again,
    * for conditions that depend on time as well as on the row.
    */
-  waitFor<T>(id: string, read: () => Promise<T>, done: (value: T, elapsedMs: number) => boolean, timeoutMs: number, wakeAtMs?: number[]): Promise<T>;
+  waitFor<T>(
+    id: string,
+    read: () => Promise<T>,
+    done: (value: T, elapsedMs: number) => boolean,
+    timeoutMs: number,
+    wakeAtMs?: number[],
+  ): Promise<T>;
 }
 
 export function createSettlementWaiter(sql: Sql): SettlementWaiter {

@@ -87,7 +87,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
         // Not the payer's ECDSA signature: only a contract wallet (ERC-1271) can still make it
         // valid, and only the chain can say whether the payer is one.
         payerHasCode ??= await readPayerCode(client, auth.from);
-        if (!payerHasCode || !(await isValidErc1271(client, auth.from, toHex(digest), signature.inner))) return invalid(Reason.invalidSignature);
+        if (!payerHasCode || !(await isValidErc1271(client, auth.from, toHex(digest), signature.inner)))
+          return invalid(Reason.invalidSignature);
         erc1271Checked = true;
       }
     }
@@ -130,4 +131,3 @@ function diagnoseSimulationFailure(state: { balance?: bigint; authorizationUsed?
   if (state.balance !== undefined && state.balance < value) return Reason.insufficientBalance;
   return Reason.simulationFailed;
 }
-

@@ -29,14 +29,34 @@ export async function markMined(deps: OutcomeDeps, row: SettlementRow, receipt: 
     version: row.version,
     to: "mined",
     txHash: receipt.transactionHash,
-    patch: { settledTx: receipt.transactionHash, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash, settledBy: ours ? "self" : "external", errorReason: null, errorMessage: null },
+    patch: {
+      settledTx: receipt.transactionHash,
+      blockNumber: receipt.blockNumber,
+      blockHash: receipt.blockHash,
+      settledBy: ours ? "self" : "external",
+      errorReason: null,
+      errorMessage: null,
+    },
     detail: { blockNumber: receipt.blockNumber.toString(), settledBy: ours ? "self" : "external" },
   });
 }
 
-export async function markEnded(deps: OutcomeDeps, row: SettlementRow, to: "failed" | "expired" | "canceled" | "needs_review", reason: string, message?: string) {
+export async function markEnded(
+  deps: OutcomeDeps,
+  row: SettlementRow,
+  to: "failed" | "expired" | "canceled" | "needs_review",
+  reason: string,
+  message?: string,
+) {
   deps.logger.warn({ settlementId: row.id, to, reason }, "settlement ended without our transfer");
-  return deps.repo.transition({ id: row.id, from: row.state, version: row.version, to, patch: { errorReason: reason, errorMessage: message?.slice(0, 500) }, detail: { reason } });
+  return deps.repo.transition({
+    id: row.id,
+    from: row.state,
+    version: row.version,
+    to,
+    patch: { errorReason: reason, errorMessage: message?.slice(0, 500) },
+    detail: { reason },
+  });
 }
 
 /**
@@ -60,5 +80,11 @@ export async function resolveSpentAuthorization(deps: OutcomeDeps, client: Publi
     return markEnded(deps, row, "needs_review", "authorization_used_without_matching_transfer", `used in ${use.transactionHash}`);
   }
   if (canceled.some((l) => !l.removed)) return markEnded(deps, row, "canceled", CANCELED, "the payer canceled the authorization");
-  return markEnded(deps, row, "needs_review", "authorization_spent_unexplained", `no AuthorizationUsed/Canceled log since block ${fromBlock}`);
+  return markEnded(
+    deps,
+    row,
+    "needs_review",
+    "authorization_spent_unexplained",
+    `no AuthorizationUsed/Canceled log since block ${fromBlock}`,
+  );
 }

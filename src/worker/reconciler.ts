@@ -10,7 +10,12 @@ export interface Reconciler {
   stop(): void;
 }
 
-export function startReconciler(deps: { repo: Pick<SettlementsRepo, "listOpen">; queue: SettlementQueue; logger: Logger; intervalMs: number }): Reconciler {
+export function startReconciler(deps: {
+  repo: Pick<SettlementsRepo, "listOpen">;
+  queue: SettlementQueue;
+  logger: Logger;
+  intervalMs: number;
+}): Reconciler {
   let running = false;
   const sweep = async (): Promise<number> => {
     if (running) return 0;

@@ -37,7 +37,12 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
   const { lanes, owner, logger } = deps;
   // Short enough that a restarted worker signs again soon after a crash; renewed every refresh.
   const ttl = deps.leaseTtlMs ?? 15_000;
-  const byChain = new Map(deps.networks.map((n) => [n.chainId, new Map(deps.accounts.map((a) => [a.address.toLowerCase(), { account: a, leased: false, funded: true, inFlight: 0 } as Lane]))]));
+  const byChain = new Map(
+    deps.networks.map((n) => [
+      n.chainId,
+      new Map(deps.accounts.map((a) => [a.address.toLowerCase(), { account: a, leased: false, funded: true, inFlight: 0 } as Lane])),
+    ]),
+  );
 
   async function shareLeases(net: EnabledNetwork, live: number) {
     const chainLanes = byChain.get(net.chainId)!;
@@ -65,7 +70,11 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
     const funded = l.balance >= net.minRelayerBalance;
     if (funded !== l.funded) {
       if (funded) logger.info({ network: net.name, relayer: address }, "relayer funded again: taking work");
-      else logger.error({ network: net.name, relayer: address, balance: l.balance.toString(), floor: net.minRelayerBalance.toString() }, "relayer gas below the floor: it takes no new settlements");
+      else
+        logger.error(
+          { network: net.name, relayer: address, balance: l.balance.toString(), floor: net.minRelayerBalance.toString() },
+          "relayer gas below the floor: it takes no new settlements",
+        );
     }
     l.funded = funded;
     if (l.leased) await keepNoncesContiguous(net, client, address, l);
@@ -92,24 +101,41 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
       for (const tx of stored.reverse()) {
         try {
           await client.sendRawTransaction({ serializedTransaction: tx.rawTx as Hex });
-          logger.warn({ network: net.name, relayer: address, nonce: mined.toString(), tx: tx.hash }, "nonce gap: rebroadcast the stored transaction");
+          logger.warn(
+            { network: net.name, relayer: address, nonce: mined.toString(), tx: tx.hash },
+            "nonce gap: rebroadcast the stored transaction",
+          );
           return;
         } catch (err) {
           const text = err instanceof BaseError ? `${err.shortMessage} ${err.details}` : String(err);
           if (ALREADY_SENT.test(text)) return;
-          logger.warn({ network: net.name, relayer: address, nonce: mined.toString(), tx: tx.hash, err: text }, "stored transaction refused");
+          logger.warn(
+            { network: net.name, relayer: address, nonce: mined.toString(), tx: tx.hash, err: text },
+            "stored transaction refused",
+          );
         }
       }
       return;
     }
     // No stored transaction can take this nonce (the lane was moved past it from outside): fill it.
     const fees = initialFees(await client.estimateFeesPerGas(), net.maxFeePerGas);
-    const request = { chainId: net.chainId, type: "eip1559" as const, nonce: Number(mined), to: address as Hex, value: 0n, gas: 21_000n, ...fees };
+    const request = {
+      chainId: net.chainId,
+      type: "eip1559" as const,
+      nonce: Number(mined),
+      to: address as Hex,
+      value: 0n,
+      gas: 21_000n,
+      ...fees,
+    };
     const raw = await l.account.signTransaction(request);
     const signed = { hash: keccak256(raw), raw, gas: request.gas, ...fees };
     if (!(await lanes.storeFiller(net.chainId, address, owner, mined, signed))) return;
     await client.sendRawTransaction({ serializedTransaction: raw });
-    logger.warn({ network: net.name, relayer: address, nonce: mined.toString(), tx: signed.hash }, "nonce gap: filled with a self-transfer");
+    logger.warn(
+      { network: net.name, relayer: address, nonce: mined.toString(), tx: signed.hash },
+      "nonce gap: filled with a self-transfer",
+    );
   }
 
   return {
@@ -122,7 +148,9 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
         const loads = await lanes.inFlight(net.chainId);
         for (const [address, l] of byChain.get(net.chainId)!) {
           l.inFlight = loads.get(address) ?? 0;
-          await checkLane(net, client, address, l).catch((err: unknown) => logger.warn({ err, relayer: address, network: net.name }, "relayer check failed"));
+          await checkLane(net, client, address, l).catch((err: unknown) =>
+            logger.warn({ err, relayer: address, network: net.name }, "relayer check failed"),
+          );
         }
       }
     },
@@ -145,7 +173,14 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
 
     status(): LaneStatus[] {
       return [...byChain.entries()].flatMap(([chainId, m]) =>
-        [...m.entries()].map(([address, l]) => ({ chainId, address, leased: l.leased, funded: l.funded, balance: l.balance?.toString(), inFlight: l.inFlight })),
+        [...m.entries()].map(([address, l]) => ({
+          chainId,
+          address,
+          leased: l.leased,
+          funded: l.funded,
+          balance: l.balance?.toString(),
+          inFlight: l.inFlight,
+        })),
       );
     },
 

@@ -85,7 +85,13 @@ export function createSettler(deps: SettlerDeps) {
 
   /** Why the chain refuses the transfer right now, as a terminal outcome for the row. */
   async function refusal(row: SettlementRow, client: PublicClient, signature: ClassifiedSignature, searchFromBlock: bigint) {
-    const state = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature, assetKnownDeployed: true, blockTag: "pending" });
+    const state = await readPaymentState(client, {
+      asset: row.asset as Hex,
+      auth: authOf(row),
+      signature,
+      assetKnownDeployed: true,
+      blockTag: "pending",
+    });
     if (state.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, searchFromBlock);
     // Fine again a moment later: the state moved under us; the next attempt looks again.
     if (state.simulation.ok) return undefined;
@@ -149,7 +155,13 @@ export function createSettler(deps: SettlerDeps) {
           maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
         };
         const raw = await relayer.signTransaction(request);
-        return { hash: keccak256(raw), raw, gas: request.gas, maxFeePerGas: request.maxFeePerGas, maxPriorityFeePerGas: request.maxPriorityFeePerGas };
+        return {
+          hash: keccak256(raw),
+          raw,
+          gas: request.gas,
+          maxFeePerGas: request.maxFeePerGas,
+          maxPriorityFeePerGas: request.maxPriorityFeePerGas,
+        };
       },
     );
     if (!signed) return undefined;
@@ -185,9 +197,15 @@ export function createSettler(deps: SettlerDeps) {
   }
 
   async function settleReceipt(row: SettlementRow, client: PublicClient, receipt: TransactionReceipt) {
-    if (receipt.status === "success" && paymentInLogs(receipt.logs, expectedPayment(row))) return markMined({ repo, logger }, row, receipt, true);
+    if (receipt.status === "success" && paymentInLogs(receipt.logs, expectedPayment(row)))
+      return markMined({ repo, logger }, row, receipt, true);
     // Reverted: most often someone else spent the authorization first (or the payer canceled).
-    const spent = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature: { inner: classifySignature(row.signature as Hex).inner }, assetKnownDeployed: true });
+    const spent = await readPaymentState(client, {
+      asset: row.asset as Hex,
+      auth: authOf(row),
+      signature: { inner: classifySignature(row.signature as Hex).inner },
+      assetKnownDeployed: true,
+    });
     if (spent.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, row.searchFromBlock ?? 0n);
     return markEnded({ repo, logger }, row, "failed", Reason.transactionFailed, `transaction ${receipt.transactionHash} reverted`);
   }
@@ -199,11 +217,21 @@ export function createSettler(deps: SettlerDeps) {
     const previous = { maxFeePerGas: BigInt(latest.maxFeePerGas), maxPriorityFeePerGas: BigInt(latest.maxPriorityFeePerGas) };
     const fees = replacementFees(previous, await client.estimateFeesPerGas(), net.maxFeePerGas);
     if (!fees) {
-      logger.warn({ settlementId: row.id, tx: latest.hash, cap: net.maxFeePerGas.toString() }, "not mined, and the fee ceiling leaves no room to replace it");
+      logger.warn(
+        { settlementId: row.id, tx: latest.hash, cap: net.maxFeePerGas.toString() },
+        "not mined, and the fee ceiling leaves no room to replace it",
+      );
       return undefined;
     }
     const call = settlementCall(row, await effectiveSignature(row, client));
-    const request = { chainId: net.chainId, type: "eip1559" as const, nonce: Number(row.relayerNonce), ...call, gas: BigInt(latest.gasLimit), ...fees };
+    const request = {
+      chainId: net.chainId,
+      type: "eip1559" as const,
+      nonce: Number(row.relayerNonce),
+      ...call,
+      gas: BigInt(latest.gasLimit),
+      ...fees,
+    };
     const raw = await account.signTransaction(request);
     const signed = { hash: keccak256(raw), raw, gas: request.gas, ...fees };
     const next = await repo.storeReplacement(row, { chainId: net.chainId, owner: deps.owner }, signed, {
@@ -212,8 +240,13 @@ export function createSettler(deps: SettlerDeps) {
       maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
     });
     if (!next) return undefined;
-    logger.info({ settlementId: row.id, replaces: latest.hash, tx: signed.hash, maxFeePerGas: fees.maxFeePerGas.toString() }, "replaced with higher fees");
-    await client.sendRawTransaction({ serializedTransaction: raw }).catch((err: unknown) => logger.warn({ settlementId: row.id, err }, "replacement refused; the previous one stays"));
+    logger.info(
+      { settlementId: row.id, replaces: latest.hash, tx: signed.hash, maxFeePerGas: fees.maxFeePerGas.toString() },
+      "replaced with higher fees",
+    );
+    await client
+      .sendRawTransaction({ serializedTransaction: raw })
+      .catch((err: unknown) => logger.warn({ settlementId: row.id, err }, "replacement refused; the previous one stays"));
     return next;
   }
 
@@ -224,7 +257,9 @@ export function createSettler(deps: SettlerDeps) {
     } catch (err) {
       if (!(err instanceof BaseError && err.name === "TransactionNotFoundError")) throw err;
       logger.warn({ settlementId: row.id, tx: latest.hash }, "transaction dropped: rebroadcasting it");
-      await client.sendRawTransaction({ serializedTransaction: latest.rawTx as Hex }).catch((e: unknown) => logger.warn({ settlementId: row.id, err: e }, "rebroadcast refused"));
+      await client
+        .sendRawTransaction({ serializedTransaction: latest.rawTx as Hex })
+        .catch((e: unknown) => logger.warn({ settlementId: row.id, err: e }, "rebroadcast refused"));
     }
   }
 
@@ -247,7 +282,12 @@ export function createSettler(deps: SettlerDeps) {
       if (seen >= 0n) {
         const head = await client.getBlock({ blockTag: "latest" });
         if (head.timestamp >= BigInt(row.validBefore)) {
-          const spent = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature: { inner: classifySignature(row.signature as Hex).inner }, assetKnownDeployed: true });
+          const spent = await readPaymentState(client, {
+            asset: row.asset as Hex,
+            auth: authOf(row),
+            signature: { inner: classifySignature(row.signature as Hex).inner },
+            assetKnownDeployed: true,
+          });
           if (spent.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, row.searchFromBlock ?? 0n);
           return markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before any of its transactions was mined");
         }
@@ -258,23 +298,39 @@ export function createSettler(deps: SettlerDeps) {
           await rebroadcastIfDropped(row, client, latest);
         }
       }
-      seen = await clock.next(seen < 0n ? (await client.getBlockNumber({ cacheTime: 0 })) : seen, Math.min(deadline, Date.now() + net.replaceAfterSeconds * 1000));
+      seen = await clock.next(
+        seen < 0n ? await client.getBlockNumber({ cacheTime: 0 }) : seen,
+        Math.min(deadline, Date.now() + net.replaceAfterSeconds * 1000),
+      );
     }
   }
 
   async function confirm(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
     const deadline = Date.now() + receiptTimeoutMs;
     const clock = deps.clockFor(net.chainId);
-    for (let head = await client.getBlockNumber({ cacheTime: 0 }); head - row.blockNumber! + 1n < BigInt(Math.max(net.confirmations, 1)); ) {
+    for (let head = await client.getBlockNumber({ cacheTime: 0 }); head - row.blockNumber! + 1n < BigInt(Math.max(net.confirmations, 1));) {
       if (Date.now() > deadline || deps.stopping?.()) return undefined;
       head = await clock.next(head, deadline);
     }
     const block = await client.getBlock({ blockNumber: row.blockNumber! });
     if (block.hash !== row.blockHash) {
       logger.warn({ settlementId: row.id, blockNumber: row.blockNumber?.toString() }, "settlement's block was reorged out");
-      return repo.transition({ id: row.id, from: "mined", version: row.version, to: "submitted", patch: { settledTx: null, blockHash: null, blockNumber: null }, detail: { reorg: true } });
+      return repo.transition({
+        id: row.id,
+        from: "mined",
+        version: row.version,
+        to: "submitted",
+        patch: { settledTx: null, blockHash: null, blockNumber: null },
+        detail: { reorg: true },
+      });
     }
-    return repo.transition({ id: row.id, from: "mined", version: row.version, to: "confirmed", detail: { confirmations: net.confirmations } });
+    return repo.transition({
+      id: row.id,
+      from: "mined",
+      version: row.version,
+      to: "confirmed",
+      detail: { confirmations: net.confirmations },
+    });
   }
 
   async function step(row: SettlementRow): Promise<SettlementRow | undefined> {
@@ -302,7 +358,7 @@ export function createSettler(deps: SettlerDeps) {
   /** Moves the row as far as it can go now; returns its state afterwards. */
   return async function advance(id: string): Promise<string | undefined> {
     let row = await repo.findById(id);
-    for (let raced = 0; row && !TERMINAL_STATES.has(row.state); ) {
+    for (let raced = 0; row && !TERMINAL_STATES.has(row.state);) {
       const next = await step(row);
       if (next) {
         row = next;

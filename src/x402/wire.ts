@@ -39,7 +39,13 @@ export const authorizationSchema = z.strictObject({
 /** EIP-3009 payload; a Permit2 payload is recognised so it can be refused with a reason. */
 export const evmPayloadSchema = z.union([
   z.strictObject({ signature, authorization: authorizationSchema }),
-  z.looseObject({ signature: z.string().max(2 + 2 * MAX_SIGNATURE_BYTES).optional(), permit2Authorization: z.looseObject({}) }),
+  z.looseObject({
+    signature: z
+      .string()
+      .max(2 + 2 * MAX_SIGNATURE_BYTES)
+      .optional(),
+    permit2Authorization: z.looseObject({}),
+  }),
 ]);
 
 const extraSchema = z.looseObject({ name: shortString.optional(), version: shortString.optional() }).nullish();
@@ -126,7 +132,10 @@ export function parseFacilitatorRequest(body: unknown): { ok: true; value: Facil
 function describeIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[]): RequestParseError {
   const path = [...prefix, ...issue.path];
   if (issue.code === "invalid_union" && issue.errors.length > 0) {
-    const branch = issue.errors.reduce((best, b) => (b.length && (!best.length || depth(b) > depth(best)) ? b : best), [] as z.core.$ZodIssue[]);
+    const branch = issue.errors.reduce(
+      (best, b) => (b.length && (!best.length || depth(b) > depth(best)) ? b : best),
+      [] as z.core.$ZodIssue[],
+    );
     if (branch[0]) return describeIssue(branch[0], path);
   }
   const field = path.map(String).join(".") || "(body)";

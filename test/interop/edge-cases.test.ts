@@ -44,7 +44,7 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs
 
 const rowOf = async (fac: TestFacilitator, payer: Address) => (await ledgerRows(fac, payer))[0];
 
-describe("v2 upfront payment flow (extra.paymentFlow \"upfront\")", () => {
+describe('v2 upfront payment flow (extra.paymentFlow "upfront")', () => {
   let fac: TestFacilitator;
   let proxy: FacilitatorProxy;
   let merchant: Merchant | undefined;
@@ -89,7 +89,12 @@ describe("v2 upfront payment flow (extra.paymentFlow \"upfront\")", () => {
     const settles = proxy.callsTo("/settle");
     expect(settles).toHaveLength(1);
     expect(settles[0]!.requestBody.paymentRequirements.extra).toMatchObject({ paymentFlow: "upfront" });
-    expect(settles[0]!.responseBody).toEqual({ success: true, payer: buyer.address, transaction: a.receipt!.transaction, network: V2_NETWORK });
+    expect(settles[0]!.responseBody).toEqual({
+      success: true,
+      payer: buyer.address,
+      transaction: a.receipt!.transaction,
+      network: V2_NETWORK,
+    });
     expect(settles[0]!.headers.authorization).toBe(`Bearer ${API_KEY}`);
     expect(handledAtSettle).toEqual([0]);
     expect(m.handled()).toBe(1);
@@ -104,7 +109,12 @@ describe("v2 upfront payment flow (extra.paymentFlow \"upfront\")", () => {
     expect(a.status).toBe(402);
     expect(a.reason).toBe("invalid_exact_evm_insufficient_balance");
     // The failed settle receipt travels in PAYMENT-RESPONSE too.
-    expect(a.receipt).toMatchObject({ success: false, errorReason: "invalid_exact_evm_insufficient_balance", transaction: "", network: V2_NETWORK });
+    expect(a.receipt).toMatchObject({
+      success: false,
+      errorReason: "invalid_exact_evm_insufficient_balance",
+      transaction: "",
+      network: V2_NETWORK,
+    });
     expect(proxy.callsTo("/verify")).toHaveLength(0);
     expect(proxy.callsTo("/settle")).toHaveLength(1);
     expect(m.handled()).toBe(0);
@@ -225,7 +235,10 @@ describe("settlement_pending and the v2 resource server's single retry (settleWi
       await chain.test.mine({ blocks: 1 });
     }
     // Whatever the middleware said, let the worker finish so the chain shows the final outcome.
-    const row = await until(() => rowOf(fac, buyer.address), (r) => !!r && (r.state === "mined" || r.state === "confirmed"));
+    const row = await until(
+      () => rowOf(fac, buyer.address),
+      (r) => !!r && (r.state === "mined" || r.state === "confirmed"),
+    );
     const cleanup = async () => {
       await merchant.close();
       await proxy.close();
@@ -242,12 +255,23 @@ describe("settlement_pending and the v2 resource server's single retry (settleWi
     });
     try {
       expect(s.first, "a settlement_pending answer").toBeDefined();
-      expect(s.first!.responseBody).toEqual({ success: false, errorReason: "settlement_pending", payer: s.buyer.address, transaction: expect.stringMatching(TX_HASH), network: V2_NETWORK });
+      expect(s.first!.responseBody).toEqual({
+        success: false,
+        errorReason: "settlement_pending",
+        payer: s.buyer.address,
+        transaction: expect.stringMatching(TX_HASH),
+        network: V2_NETWORK,
+      });
       const settles = s.proxy.callsTo("/settle");
       expect(settles).toHaveLength(2);
       // The retry is the identical request, answered from the same transaction.
       expect(settles[1]!.requestBody).toEqual(settles[0]!.requestBody);
-      expect(settles[1]!.responseBody).toEqual({ success: true, payer: s.buyer.address, transaction: s.first!.responseBody.transaction, network: V2_NETWORK });
+      expect(settles[1]!.responseBody).toEqual({
+        success: true,
+        payer: s.buyer.address,
+        transaction: s.first!.responseBody.transaction,
+        network: V2_NETWORK,
+      });
       expectPaid(s.a, { client: "@x402/fetch@2", server: "@x402/express@2 paymentMiddleware" }, s.buyer.address);
       expect(s.a.receipt!.transaction).toBe(s.first!.responseBody.transaction);
       expect(await usesOf(chain, s.buyer.address, nonceOf(s.a.payload))).toEqual([s.a.receipt!.transaction]);
@@ -263,9 +287,15 @@ describe("settlement_pending and the v2 resource server's single retry (settleWi
     // worker has broadcast and the block is mined: a retry would then find the settlement done.
     const s = await pendingScenario("1", async (fac, call) => {
       const payer = call.requestBody.paymentPayload.payload.authorization.from as Address;
-      await until(() => rowOf(fac, payer), (r) => r?.state === "submitted");
+      await until(
+        () => rowOf(fac, payer),
+        (r) => r?.state === "submitted",
+      );
       await chain.test.mine({ blocks: 1 });
-      await until(() => rowOf(fac, payer), (r) => r?.state === "mined" || r?.state === "confirmed");
+      await until(
+        () => rowOf(fac, payer),
+        (r) => r?.state === "mined" || r?.state === "confirmed",
+      );
     });
     try {
       expect(s.first, "a settlement_pending answer").toBeDefined();
@@ -318,7 +348,14 @@ describe("facilitator URL with a path prefix", () => {
     try {
       const [b0, p0] = await balances(chain, buyer.address, payTo);
       const a = await pay(version === "v2" ? "@x402/fetch@2" : "x402-fetch@1", merchant.paidUrl, buyer, chain.rpcUrl);
-      expectPaid(a, { client: version === "v2" ? "@x402/fetch@2" : "x402-fetch@1", server: version === "v2" ? "@x402/express@2 paymentMiddleware" : "x402-express@1" }, buyer.address);
+      expectPaid(
+        a,
+        {
+          client: version === "v2" ? "@x402/fetch@2" : "x402-fetch@1",
+          server: version === "v2" ? "@x402/express@2 paymentMiddleware" : "x402-express@1",
+        },
+        buyer.address,
+      );
       expect(await balances(chain, buyer.address, payTo)).toEqual([b0! - PRICE, p0! + PRICE]);
       const paths = proxy.calls.map((c) => `${c.method} ${c.path}`);
       expect(paths).toEqual(expect.arrayContaining(["POST /facilitator/verify", "POST /facilitator/settle"]));
@@ -346,7 +383,9 @@ describe("/supported: kinds the v2 resource server matches literally", () => {
   });
 
   it("lists concrete networks only: CAIP-2 eip155:<id> for v2, the legacy name for v1, no patterns", async () => {
-    const body = (await (await fetch(`${fac.url}/supported`)).json()) as { kinds: { x402Version: number; scheme: string; network: string }[] };
+    const body = (await (await fetch(`${fac.url}/supported`)).json()) as {
+      kinds: { x402Version: number; scheme: string; network: string }[];
+    };
     expect(body.kinds).toEqual(
       expect.arrayContaining([
         { x402Version: 2, scheme: "exact", network: "eip155:84532" },
@@ -366,13 +405,26 @@ describe("/supported: kinds the v2 resource server matches literally", () => {
     await server.initialize();
     // getSupportedKind compares kind.network === network literally.
     expect(server.getSupportedKind(2, V2_NETWORK, "exact")).toEqual({ x402Version: 2, scheme: "exact", network: V2_NETWORK });
-    expect(server.getSupportedKind(1, "base-sepolia" as `${string}:${string}`, "exact")).toEqual({ x402Version: 1, scheme: "exact", network: "base-sepolia" });
+    expect(server.getSupportedKind(1, "base-sepolia" as `${string}:${string}`, "exact")).toEqual({
+      x402Version: 1,
+      scheme: "exact",
+      network: "base-sepolia",
+    });
     expect(server.getSupportedKind(2, "eip155:8453", "exact")).toBeUndefined();
     const payTo = newPayTo();
-    const http = new x402HTTPResourceServer(server, { "GET /paid": { accepts: { scheme: "exact", price: "$0.01", network: V2_NETWORK, payTo }, description: "paid" } });
+    const http = new x402HTTPResourceServer(server, {
+      "GET /paid": { accepts: { scheme: "exact", price: "$0.01", network: V2_NETWORK, payTo }, description: "paid" },
+    });
     await expect(http.initialize()).resolves.toBeUndefined();
     const requirements = await server.buildPaymentRequirements({ scheme: "exact", price: "$0.01", network: V2_NETWORK, payTo });
-    expect(requirements[0]).toMatchObject({ scheme: "exact", network: V2_NETWORK, amount: PRICE.toString(), asset: chain.usdc.address, payTo, extra: { name: "USDC", version: "2" } });
+    expect(requirements[0]).toMatchObject({
+      scheme: "exact",
+      network: V2_NETWORK,
+      amount: PRICE.toString(),
+      asset: chain.usdc.address,
+      payTo,
+      extra: { name: "USDC", version: "2" },
+    });
   });
 
   it("and the 402 the middleware serves from it names exactly the network our /supported lists", async () => {

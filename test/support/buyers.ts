@@ -62,7 +62,8 @@ export async function readAnswer(res: Response): Promise<Omit<Attempt, "paymentH
   }
   const required = res.headers.get("PAYMENT-REQUIRED");
   if (required) out.reason = decodePaymentRequiredHeader(required).error;
-  else if (body && typeof body === "object" && typeof (body as { error?: unknown }).error === "string") out.reason = (body as { error: string }).error;
+  else if (body && typeof body === "object" && typeof (body as { error?: unknown }).error === "string")
+    out.reason = (body as { error: string }).error;
   // A v2 settle failure is a 402 whose reason travels only in the failed PAYMENT-RESPONSE.
   else if (out.receipt && !out.receipt.success) out.reason = out.receipt.errorReason;
   return out;
@@ -93,7 +94,9 @@ export async function pay(kind: ClientKind, url: string, account: PrivateKeyAcco
       break;
     }
     case "@x402/fetch@2": {
-      res = await wrapFetchWithPaymentFromConfig(cap.fetch, { schemes: [{ network: V2_NETWORK, client: new ExactEvmScheme(account) }] })(url);
+      res = await wrapFetchWithPaymentFromConfig(cap.fetch, { schemes: [{ network: V2_NETWORK, client: new ExactEvmScheme(account) }] })(
+        url,
+      );
       break;
     }
     case "@x402/fetch@2 registerExactEvmScheme": {
@@ -141,7 +144,10 @@ export const nonceOf = (payload: any): Hex => payload.payload.authorization.nonc
  * Gets the 402 for `url` and signs one payment for it with the official core client (v2, or v1
  * through registerExactEvmScheme's v1 names), without sending it: the header a client would send.
  */
-export async function signOnce(url: string, account: PrivateKeyAccount): Promise<{ name: "X-PAYMENT" | "PAYMENT-SIGNATURE"; value: string; payload: any }> {
+export async function signOnce(
+  url: string,
+  account: PrivateKeyAccount,
+): Promise<{ name: "X-PAYMENT" | "PAYMENT-SIGNATURE"; value: string; payload: any }> {
   const client = new x402HTTPClient(registerExactEvmScheme(new x402Client(), { signer: account }));
   const first = await fetch(url);
   if (first.status !== 402) throw new Error(`expected a 402 from ${url}, got ${first.status}`);

@@ -7,8 +7,15 @@ const used = parseAbiItem("event AuthorizationUsed(address indexed authorizer, b
 
 /** Transactions in which this authorization was used: more than one would be a double spend. */
 export async function usesOf(chain: TestChain, payer: Address, nonce: Hex): Promise<Hex[]> {
-  const logs = await chain.client.getLogs({ address: chain.usdc.address, event: used, args: { authorizer: payer, nonce }, fromBlock: 0n, toBlock: "latest" });
+  const logs = await chain.client.getLogs({
+    address: chain.usdc.address,
+    event: used,
+    args: { authorizer: payer, nonce },
+    fromBlock: 0n,
+    toBlock: "latest",
+  });
   return logs.map((l) => l.transactionHash!);
 }
 
-export const relayerNonce = (chain: TestChain, relayer: Address) => chain.client.getTransactionCount({ address: relayer, blockTag: "latest" });
+export const relayerNonce = (chain: TestChain, relayer: Address) =>
+  chain.client.getTransactionCount({ address: relayer, blockTag: "latest" });

@@ -31,7 +31,15 @@ export async function startTestChain(opts: { chainId?: number; blockTime?: numbe
   // Deployed under automine for speed; then switch to the pace the test wants.
   if (opts.blockTime) await test.setIntervalMining({ interval: opts.blockTime });
   const client = createPublicClient({ transport: http(rpcUrl), pollingInterval: 50 }) as PublicClient;
-  const balanceAbi = [{ type: "function", name: "balanceOf", stateMutability: "view", inputs: [{ name: "a", type: "address" }], outputs: [{ type: "uint256" }] }] as const;
+  const balanceAbi = [
+    {
+      type: "function",
+      name: "balanceOf",
+      stateMutability: "view",
+      inputs: [{ name: "a", type: "address" }],
+      outputs: [{ type: "uint256" }],
+    },
+  ] as const;
   return {
     anvil,
     rpcUrl,

@@ -26,7 +26,11 @@ export interface TestFacilitator {
   close(): Promise<void>;
 }
 
-export async function startFacilitator(chain: TestChain, extra: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<TestFacilitator> {
+export async function startFacilitator(
+  chain: TestChain,
+  extra: Record<string, string> = {},
+  opts: { worker?: boolean } = {},
+): Promise<TestFacilitator> {
   const env = testEnv(chain, {
     DATABASE_URL: await createTestDatabase(),
     ADMIN_API_KEY: ADMIN_KEY,
@@ -56,7 +60,11 @@ export async function startFacilitator(chain: TestChain, extra: Record<string, s
       return { status: res.status, json: await res.json() };
     },
     async settle(body) {
-      const res = await fetch(`${api.url}/settle`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const res = await fetch(`${api.url}/settle`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
       return { status: res.status, json: await res.json() };
     },
     async close() {

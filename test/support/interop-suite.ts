@@ -76,7 +76,11 @@ export function pairingSuite(pairing: Pairing, ctx: () => InteropContext) {
       const { chain, fac } = ctx();
       const buyer = await newBuyer(chain, usdc);
       const payTo = newPayTo();
-      const merchant = await startMerchant(pairing.server, { facilitatorUrl: fac.url, payTo, ...(apiKey === null ? {} : { apiKey: apiKey ?? ctx().apiKey }) });
+      const merchant = await startMerchant(pairing.server, {
+        facilitatorUrl: fac.url,
+        payTo,
+        ...(apiKey === null ? {} : { apiKey: apiKey ?? ctx().apiKey }),
+      });
       return { chain, fac, buyer, payTo, merchant };
     }
 
@@ -128,7 +132,8 @@ export function pairingSuite(pairing: Pairing, ctx: () => InteropContext) {
         expect(a.status).toBe(402);
         expect(a.paymentHeader, "the client did sign and send a payment").toBeTruthy();
         expect(a.reason).toBe("invalid_exact_evm_insufficient_balance");
-        if (v1Server) expect(a.body).toMatchObject({ x402Version: 1, error: "invalid_exact_evm_insufficient_balance", payer: buyer.address });
+        if (v1Server)
+          expect(a.body).toMatchObject({ x402Version: 1, error: "invalid_exact_evm_insufficient_balance", payer: buyer.address });
         expect(await balances(chain, buyer.address, payTo)).toEqual([parseUnits("0.005", 6), 0n]);
         expect(await usesOf(chain, buyer.address, nonceOf(a.payload))).toEqual([]);
         expect(merchant.handled()).toBe(0);

@@ -76,9 +76,18 @@ function paidApp(install: (app: express.Express) => void) {
 
 /** x402-express@1.2.0: paymentMiddleware(payTo, routes, { url, createAuthHeaders }). */
 export async function startV1Merchant(o: MerchantOptions): Promise<Merchant> {
-  const facilitator = { url: o.facilitatorUrl as `${string}://${string}`, ...(o.apiKey !== undefined ? { createAuthHeaders: bearerAuthHeaders(o.apiKey) } : {}) };
+  const facilitator = {
+    url: o.facilitatorUrl as `${string}://${string}`,
+    ...(o.apiKey !== undefined ? { createAuthHeaders: bearerAuthHeaders(o.apiKey) } : {}),
+  };
   const { app, handled } = paidApp((a) =>
-    a.use(v1PaymentMiddleware(o.payTo, { "GET /paid": { price: PRICE_USD, network: V1_NETWORK, config: { description: "paid content" } } }, facilitator)),
+    a.use(
+      v1PaymentMiddleware(
+        o.payTo,
+        { "GET /paid": { price: PRICE_USD, network: V1_NETWORK, config: { description: "paid content" } } },
+        facilitator,
+      ),
+    ),
   );
   const s = await serve(app);
   return { paidUrl: `${s.base}/paid`, handled, close: s.close };

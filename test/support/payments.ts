@@ -1,7 +1,7 @@
 // Builders for signed EIP-3009 authorizations and the v1/v2 bodies the official middleware
 // posts to /verify and /settle. Overrides let a test break exactly one thing.
 import { randomBytes } from "node:crypto";
-import type { Address, Hex, LocalAccount } from "viem";
+import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
 
 export const TRANSFER_TYPES = {
   TransferWithAuthorization: [
@@ -60,6 +60,35 @@ export async function signAuthorization(o: SignOptions): Promise<{ authorization
     },
   });
   return { authorization, signature };
+}
+
+/**
+ * A payment from a contract wallet: the EIP-712 digest signed raw by `signer`, which is what
+ * the test AcceptingWallet checks in isValidSignature.
+ */
+export async function signAsWallet(o: {
+  wallet: Address;
+  signer: LocalAccount;
+  payTo: Address;
+  value: bigint;
+  asset: Address;
+  chainId: number;
+}) {
+  const authorization: AuthorizationFields = {
+    from: o.wallet,
+    to: o.payTo,
+    value: o.value.toString(),
+    validAfter: "0",
+    validBefore: (now() + 300n).toString(),
+    nonce: randomNonce(),
+  };
+  const digest = hashTypedData({
+    domain: { name: "USDC", version: "2", chainId: o.chainId, verifyingContract: o.asset },
+    types: TRANSFER_TYPES,
+    primaryType: "TransferWithAuthorization",
+    message: { ...authorization, value: o.value, validAfter: 0n, validBefore: BigInt(authorization.validBefore) },
+  });
+  return { authorization, signature: await o.signer.sign!({ hash: digest }) };
 }
 
 export interface BodyOptions {

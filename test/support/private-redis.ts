@@ -32,7 +32,9 @@ async function freePort(): Promise<number> {
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let text = "";
   child.stdout!.on("data", (c: Buffer) => (text += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (text += c.toString()));
@@ -62,10 +64,17 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await Promise.race([client.connect(), spawnError]);
       if ((await client.ping()) === "PONG") break;
     } catch (err) {
-      if (child.exitCode !== null || child.signalCode !== null || (err as Error).message.startsWith("redis-server is not on PATH") || (err as Error).message.startsWith("could not start")) {
+      if (
+        child.exitCode !== null ||
+        child.signalCode !== null ||
+        (err as Error).message.startsWith("redis-server is not on PATH") ||
+        (err as Error).message.startsWith("could not start")
+      ) {
         client.disconnect();
         child.kill("SIGKILL");
-        throw err instanceof Error && /redis-server/.test(err.message) ? err : new Error(`redis-server on port ${port} did not start: ${(err as Error).message}\n${text}`);
+        throw err instanceof Error && /redis-server/.test(err.message)
+          ? err
+          : new Error(`redis-server on port ${port} did not start: ${(err as Error).message}\n${text}`);
       }
       if (Date.now() > deadline) {
         client.disconnect();

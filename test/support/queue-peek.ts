@@ -16,8 +16,20 @@ export async function peekJobs(redisUrl: string, prefix: string, ids: string[]):
     ]);
     const lines = await Promise.all(
       ids.map(async (id) => {
-        const [exists, lockTtl, attempts] = await Promise.all([redis.exists(`${base}:${id}`), redis.pttl(`${base}:${id}:lock`), redis.hget(`${base}:${id}`, "atm")]);
-        const where = active.includes(id) ? "active" : wait.includes(id) ? "wait" : delayed.includes(id) ? "delayed" : exists ? "other" : "no job";
+        const [exists, lockTtl, attempts] = await Promise.all([
+          redis.exists(`${base}:${id}`),
+          redis.pttl(`${base}:${id}:lock`),
+          redis.hget(`${base}:${id}`, "atm"),
+        ]);
+        const where = active.includes(id)
+          ? "active"
+          : wait.includes(id)
+            ? "wait"
+            : delayed.includes(id)
+              ? "delayed"
+              : exists
+                ? "other"
+                : "no job";
         return `job ${id}: ${where}${exists ? "" : " (no job hash)"}, lock ttl ${lockTtl < 0 ? "none" : `${lockTtl} ms`}, attempts ${attempts ?? "-"}`;
       }),
     );

@@ -29,10 +29,14 @@ export async function auditRelayer(chain: TestChain, sql: postgres.Sql, relayer:
   const onChain = new Map<number, Hex>();
   const numbers = Array.from({ length: Number(head) + 1 }, (_, i) => BigInt(i));
   for (let i = 0; i < numbers.length; i += 50) {
-    const blocks = await Promise.all(numbers.slice(i, i + 50).map((n) => chain.client.getBlock({ blockNumber: n, includeTransactions: true })));
+    const blocks = await Promise.all(
+      numbers.slice(i, i + 50).map((n) => chain.client.getBlock({ blockNumber: n, includeTransactions: true })),
+    );
     for (const block of blocks) for (const tx of block.transactions) if (tx.from.toLowerCase() === who) onChain.set(tx.nonce, tx.hash);
   }
-  const [lane] = await sql<{ next_nonce: string }[]>`select next_nonce::text from relayer_nonces where chain_id = ${chain.chainId} and address = ${who}`;
+  const [lane] = await sql<
+    { next_nonce: string }[]
+  >`select next_nonce::text from relayer_nonces where chain_id = ${chain.chainId} and address = ${who}`;
   const rows = await sql<{ relayer_nonce: string; hash: string }[]>`
     select relayer_nonce::text, hash from settlement_txs where chain_id = ${chain.chainId} and relayer_address = ${who}`;
   const stored = new Map<number, Set<string>>();
@@ -47,12 +51,14 @@ export async function auditRelayer(chain: TestChain, sql: postgres.Sql, relayer:
 export function relayerProblems(a: RelayerAudit): string[] {
   const problems: string[] = [];
   if (a.pendingCount !== a.minedCount) problems.push(`${a.pendingCount - a.minedCount} relayer transaction(s) still pending in the pool`);
-  if (a.ledgerNextNonce !== a.minedCount) problems.push(`relayer_nonces.next_nonce is ${a.ledgerNextNonce}, the chain's nonce is ${a.minedCount}`);
+  if (a.ledgerNextNonce !== a.minedCount)
+    problems.push(`relayer_nonces.next_nonce is ${a.ledgerNextNonce}, the chain's nonce is ${a.minedCount}`);
   for (let n = 0; n < a.minedCount; n++) {
     const hash = a.onChain.get(n);
     if (!hash) problems.push(`nonce ${n} is used on chain but no relayer transaction with it was found in the blocks`);
     else if (!a.stored.get(n)?.has(hash)) problems.push(`nonce ${n} was used on chain by ${hash}, which settlement_txs does not hold`);
   }
-  for (const n of a.stored.keys()) if (n >= a.minedCount) problems.push(`nonce ${n} is stored in settlement_txs but was never used on chain`);
+  for (const n of a.stored.keys())
+    if (n >= a.minedCount) problems.push(`nonce ${n} is stored in settlement_txs but was never used on chain`);
   return problems;
 }

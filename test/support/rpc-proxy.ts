@@ -27,7 +27,11 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
     for await (const c of req) chunks.push(c as Buffer);
     if (proxy.mode === "error500") return res.writeHead(500, { "content-type": "text/plain" }).end("upstream exploded");
     try {
-      const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.concat(chunks) });
+      const upstream = await fetch(target, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: Buffer.concat(chunks),
+      });
       res.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
     } catch {
       req.socket.destroy();

@@ -1,6 +1,6 @@
-import { parseAbi, type Address } from 'viem';
-import { ANVIL_KEYS } from '../../src/devnet/anvil.js';
-import { compileSolidity, deployBytecode } from '../../src/devnet/contracts.js';
+import { parseAbi, type Address } from "viem";
+import { ANVIL_KEYS } from "../../src/devnet/anvil.js";
+import { compileSolidity, deployBytecode } from "../../src/devnet/contracts.js";
 
 // ERC-1271 smart wallets for exercising USDC's `bytes signature` overloads. Plain contracts can hold
 // ERC-20 balances, so neither needs anything beyond isValidSignature.
@@ -28,21 +28,21 @@ contract RefusingWallet {
 `;
 
 export const erc1271Abi = parseAbi([
-  'function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)',
-  'function owner() view returns (address)',
+  "function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)",
+  "function owner() view returns (address)",
 ]);
 
-export const ERC1271_MAGIC = '0x1626ba7e';
+export const ERC1271_MAGIC = "0x1626ba7e";
 
 // Deployed from anvil account 5 (the USDC admin/deployer) so tests keep accounts 0..4 to themselves.
 const DEPLOYER_KEY = ANVIL_KEYS[5];
 
 export async function deployAcceptingWallet(rpcUrl: string, owner: Address): Promise<Address> {
-  const { abi, bytecode } = await compileSolidity(SOURCE, 'AcceptingWallet');
+  const { abi, bytecode } = await compileSolidity(SOURCE, "AcceptingWallet");
   return deployBytecode(rpcUrl, DEPLOYER_KEY, abi, bytecode, [owner]);
 }
 
 export async function deployRefusingWallet(rpcUrl: string): Promise<Address> {
-  const { abi, bytecode } = await compileSolidity(SOURCE, 'RefusingWallet');
+  const { abi, bytecode } = await compileSolidity(SOURCE, "RefusingWallet");
   return deployBytecode(rpcUrl, DEPLOYER_KEY, abi, bytecode);
 }

@@ -74,9 +74,15 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
       const check = () => {
         const line = text.split("\n").find((l) => pattern.test(l));
         if (line !== undefined) return done(() => resolve(line));
-        if (exit) return done(() => reject(new Error(`worker ${child.pid} exited (${JSON.stringify(exit)}) before logging ${pattern}:\n${tail(text)}`)));
+        if (exit)
+          return done(() =>
+            reject(new Error(`worker ${child.pid} exited (${JSON.stringify(exit)}) before logging ${pattern}:\n${tail(text)}`)),
+          );
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`worker ${child.pid} did not log ${pattern} within ${timeoutMs} ms:\n${tail(text)}`))), timeoutMs);
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`worker ${child.pid} did not log ${pattern} within ${timeoutMs} ms:\n${tail(text)}`))),
+        timeoutMs,
+      );
       const done = (settle: () => void) => {
         clearTimeout(timer);
         listeners.delete(check);

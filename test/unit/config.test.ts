@@ -12,8 +12,15 @@ describe("loadConfig", () => {
   it("applies defaults and enables only networks with an RPC URL", () => {
     const c = loadConfig({ ...base, RPC_URL_BASE_SEPOLIA: "http://127.0.0.1:8545, http://127.0.0.1:8546" });
     expect(c).toMatchObject({ port: 4021, host: "0.0.0.0", settleWaitMs: 25_000, logLevel: "info", apiKeys: [], queuePrefix: "x402" });
-    expect(c.networks.map((n) => [n.name, n.caip2, n.rpcUrls])).toEqual([["base-sepolia", "eip155:84532", ["http://127.0.0.1:8545", "http://127.0.0.1:8546"]]]);
-    expect(c.networks[0]!.assets[0]).toMatchObject({ address: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", name: "USDC", version: "2", decimals: 6 });
+    expect(c.networks.map((n) => [n.name, n.caip2, n.rpcUrls])).toEqual([
+      ["base-sepolia", "eip155:84532", ["http://127.0.0.1:8545", "http://127.0.0.1:8546"]],
+    ]);
+    expect(c.networks[0]!.assets[0]).toMatchObject({
+      address: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+      name: "USDC",
+      version: "2",
+      decimals: 6,
+    });
   });
 
   it.each([
@@ -40,13 +47,28 @@ describe("loadConfig", () => {
 
   it("adds custom chains and assets from NETWORKS_FILE, and checks them", () => {
     const file = join(tmpdir(), `nets-${process.pid}.json`);
-    writeFileSync(file, JSON.stringify({ networks: [{ name: "my-l2", chainId: 777, rpcUrls: ["http://127.0.0.1:9"], assets: [{ address: "0x1111111111111111111111111111111111111111", name: "Dollar", version: "1", decimals: 6 }] }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        networks: [
+          {
+            name: "my-l2",
+            chainId: 777,
+            rpcUrls: ["http://127.0.0.1:9"],
+            assets: [{ address: "0x1111111111111111111111111111111111111111", name: "Dollar", version: "1", decimals: 6 }],
+          },
+        ],
+      }),
+    );
     const c = loadConfig({ ...base, NETWORKS_FILE: file });
     expect(c.networks).toHaveLength(1);
     expect(c.networks[0]).toMatchObject({ name: "my-l2", chainId: 777, caip2: "eip155:777", v1: false, confirmations: 1 });
     writeFileSync(file, JSON.stringify({ networks: [{ name: "base", chainId: 1 }] }));
     expect(() => loadConfig({ ...base, NETWORKS_FILE: file })).toThrow(/^NETWORKS_FILE: network base has chain id 8453, not 1$/);
-    writeFileSync(file, JSON.stringify({ networks: [{ name: "x", chainId: 5, assets: [{ address: "0x1", name: "a", version: "1", decimals: 6 }] }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({ networks: [{ name: "x", chainId: 5, assets: [{ address: "0x1", name: "a", version: "1", decimals: 6 }] }] }),
+    );
     expect(() => loadConfig({ ...base, NETWORKS_FILE: file })).toThrow(/^NETWORKS_FILE: networks\.0\.assets\.0\.address: not an address$/);
   });
 });
@@ -64,7 +86,11 @@ describe("process start with a bad variable", () => {
   });
 
   it("the worker refuses to start without a relayer key", () => {
-    const out = spawnSync("node_modules/.bin/tsx", ["src/main.ts", "worker"], { env: { PATH: process.env.PATH, ...base }, encoding: "utf8", timeout: 30_000 });
+    const out = spawnSync("node_modules/.bin/tsx", ["src/main.ts", "worker"], {
+      env: { PATH: process.env.PATH, ...base },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     expect(out.status).toBe(1);
     expect(out.stderr.trim()).toBe("config error: RELAYER_PRIVATE_KEY: is required by the worker (or set RELAYER_PRIVATE_KEY_FILE)");
   });

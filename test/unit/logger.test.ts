@@ -15,7 +15,15 @@ describe("logger", () => {
     const { logger, text } = capture();
     const key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
     const sig = `0x${"ab".repeat(65)}`;
-    logger.info({ req: { headers: { authorization: "Bearer merchant-secret" } }, relayer: { privateKey: key }, payload: { signature: sig }, signature: sig }, "x");
+    logger.info(
+      {
+        req: { headers: { authorization: "Bearer merchant-secret" } },
+        relayer: { privateKey: key },
+        payload: { signature: sig },
+        signature: sig,
+      },
+      "x",
+    );
     expect(text()).not.toContain("merchant-secret");
     expect(text()).not.toContain(key.slice(2));
     expect(text()).not.toContain("ab".repeat(20));

@@ -14,7 +14,10 @@ export interface SettlementsRouteDeps {
   auth: preHandlerAsyncHookHandler;
 }
 
-const lowerAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address").transform((s) => s.toLowerCase());
+const lowerAddress = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
+  .transform((s) => s.toLowerCase());
 const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
 const listQuery = z.strictObject({
@@ -24,14 +27,22 @@ const listQuery = z.strictObject({
   status: z.enum(SETTLEMENT_STATES).optional(),
   since: isoDate.optional(),
   until: isoDate.optional(),
-  limit: z.string().regex(/^[1-9][0-9]{0,2}$/, "must be 1 to 500").transform(Number).refine((n) => n <= 500, "must be 1 to 500").optional(),
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,2}$/, "must be 1 to 500")
+    .transform(Number)
+    .refine((n) => n <= 500, "must be 1 to 500")
+    .optional(),
   cursor: z.string().max(200).optional(),
 });
 
 const authQuery = z.strictObject({
   network: z.string().max(64),
   payer: lowerAddress,
-  nonce: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x-prefixed 32-byte hex").transform((s) => s.toLowerCase()),
+  nonce: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x-prefixed 32-byte hex")
+    .transform((s) => s.toLowerCase()),
 });
 
 const encodeCursor = (row: SettlementRow) => Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString("base64url");
@@ -87,8 +98,23 @@ export async function settlementsRoute(app: FastifyInstance, deps: SettlementsRo
     const [events, txs] = await queries.history(row.id);
     return {
       ...presentSettlement(row),
-      events: events.map((e) => ({ from: e.fromState, to: e.toState, version: e.version, transaction: e.txHash, detail: e.detail, at: e.createdAt.toISOString() })),
-      transactions: txs.map((t) => ({ hash: t.hash, relayer: t.relayerAddress, relayerNonce: t.relayerNonce.toString(), maxFeePerGas: t.maxFeePerGas, maxPriorityFeePerGas: t.maxPriorityFeePerGas, gasLimit: t.gasLimit, at: t.createdAt.toISOString() })),
+      events: events.map((e) => ({
+        from: e.fromState,
+        to: e.toState,
+        version: e.version,
+        transaction: e.txHash,
+        detail: e.detail,
+        at: e.createdAt.toISOString(),
+      })),
+      transactions: txs.map((t) => ({
+        hash: t.hash,
+        relayer: t.relayerAddress,
+        relayerNonce: t.relayerNonce.toString(),
+        maxFeePerGas: t.maxFeePerGas,
+        maxPriorityFeePerGas: t.maxPriorityFeePerGas,
+        gasLimit: t.gasLimit,
+        at: t.createdAt.toISOString(),
+      })),
     };
   };
 
@@ -97,11 +123,22 @@ export async function settlementsRoute(app: FastifyInstance, deps: SettlementsRo
     if (!parsed.success) return badRequest(reply, parsed.error);
     const q = parsed.data;
     const chainId = q.network === undefined ? undefined : chainIdOf(q.network);
-    if (q.network !== undefined && chainId === undefined) return reply.code(400).send({ error: "invalid_request", field: "network", message: `network: ${q.network} is not enabled here` });
+    if (q.network !== undefined && chainId === undefined)
+      return reply.code(400).send({ error: "invalid_request", field: "network", message: `network: ${q.network} is not enabled here` });
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    if (q.cursor !== undefined && !after) return reply.code(400).send({ error: "invalid_request", field: "cursor", message: "cursor: not a cursor from this API" });
+    if (q.cursor !== undefined && !after)
+      return reply.code(400).send({ error: "invalid_request", field: "cursor", message: "cursor: not a cursor from this API" });
     const limit = q.limit ?? 50;
-    const rows = await queries.list({ payer: q.payer, payTo: q.payTo, chainId, state: q.status, since: q.since, until: q.until, limit, after });
+    const rows = await queries.list({
+      payer: q.payer,
+      payTo: q.payTo,
+      chainId,
+      state: q.status,
+      since: q.since,
+      until: q.until,
+      limit,
+      after,
+    });
     return { items: rows.map(presentSettlement), nextCursor: rows.length === limit ? encodeCursor(rows.at(-1)!) : null };
   });
 
@@ -109,13 +146,17 @@ export async function settlementsRoute(app: FastifyInstance, deps: SettlementsRo
     const parsed = authQuery.safeParse(req.query);
     if (!parsed.success) return badRequest(reply, parsed.error);
     const chainId = chainIdOf(parsed.data.network);
-    if (chainId === undefined) return reply.code(400).send({ error: "invalid_request", field: "network", message: `network: ${parsed.data.network} is not enabled here` });
+    if (chainId === undefined)
+      return reply
+        .code(400)
+        .send({ error: "invalid_request", field: "network", message: `network: ${parsed.data.network} is not enabled here` });
     const rows = await queries.byAuthorization(chainId, parsed.data.payer, parsed.data.nonce);
     return { items: await Promise.all(rows.map(detailed)) };
   });
 
   app.get<{ Params: { hash: string } }>("/settlements/by-tx/:hash", { preHandler: deps.auth }, async (req, reply) => {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(req.params.hash)) return reply.code(400).send({ error: "invalid_request", field: "hash", message: "hash: must be a 32-byte transaction hash" });
+    if (!/^0x[0-9a-fA-F]{64}$/.test(req.params.hash))
+      return reply.code(400).send({ error: "invalid_request", field: "hash", message: "hash: must be a 32-byte transaction hash" });
     const id = await queries.byTxHash(req.params.hash.toLowerCase());
     const row = id && (await queries.byId(id));
     if (!row) return reply.code(404).send({ error: "not_found", message: "no settlement has this transaction" });
