@@ -127,6 +127,15 @@ export async function readPaymentState(client: PublicClient, p: ReadPaymentState
   };
 }
 
+/** Whether the authorization is spent on chain (used or canceled: the token keeps one flag). */
+export async function readAuthorizationState(client: PublicClient, asset: Address, from: Address, nonce: Hex): Promise<boolean> {
+  try {
+    return await client.readContract({ address: asset, abi: fiatTokenAbi, functionName: "authorizationState", args: [from, nonce] });
+  } catch (err) {
+    throw new RpcUnavailableError(`authorizationState: ${revertMessage(err)}`, err);
+  }
+}
+
 export async function readPayerCode(client: PublicClient, payer: Address): Promise<boolean> {
   const code = await attempt("getCode(payer)", () => client.getCode({ address: payer }));
   return code.ok && !!code.value && code.value !== "0x";

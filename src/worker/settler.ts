@@ -7,7 +7,7 @@ import { BaseError, encodeFunctionData, keccak256, parseAbi, type Hex, type Publ
 import type { EnabledNetwork } from "../config/config.js";
 import { TERMINAL_STATES } from "../db/schema.js";
 import type { SettlementRow, SettlementsRepo, SettlementTxRow } from "../db/settlements-repo.js";
-import { isRevert, MULTICALL3, readPayerCode, readPaymentState, transferCalldata } from "../evm/payment-reads.js";
+import { isRevert, MULTICALL3, readAuthorizationState, readPayerCode, readPaymentState, transferCalldata } from "../evm/payment-reads.js";
 import { paymentInLogs } from "../evm/payment-logs.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
 import { VALID_BEFORE_MARGIN_S } from "../verify/checks.js";
@@ -83,6 +83,12 @@ export function createSettler(deps: SettlerDeps) {
     return (await readPayerCode(client, row.payer as Hex)) ? { inner: sig.inner } : sig;
   }
 
+  /** A spent authorization is explained from the logs (paid, or canceled); otherwise `otherwise` decides. */
+  async function spentOr(row: SettlementRow, client: PublicClient, fromBlock: bigint, otherwise: () => Promise<SettlementRow | undefined>) {
+    const spent = await readAuthorizationState(client, row.asset as Hex, row.payer as Hex, row.nonce as Hex);
+    return spent ? resolveSpentAuthorization({ repo, logger }, client, row, fromBlock) : otherwise();
+  }
+
   /** Why the chain refuses the transfer right now, as a terminal outcome for the row. */
   async function refusal(row: SettlementRow, client: PublicClient, signature: ClassifiedSignature, searchFromBlock: bigint) {
     const state = await readPaymentState(client, {
@@ -122,9 +128,9 @@ export function createSettler(deps: SettlerDeps) {
     const signature = await effectiveSignature(row, client);
     // The token compares validBefore with block time, so the chain's clock decides.
     if (BigInt(row.validBefore) < head.timestamp + VALID_BEFORE_MARGIN_S) {
-      const spent = await readPaymentState(client, { asset: row.asset as Hex, auth: authOf(row), signature, assetKnownDeployed: true });
-      if (spent.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, searchFromBlock);
-      return markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before it could be sent");
+      return spentOr(row, client, searchFromBlock, () =>
+        markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before it could be sent"),
+      );
     }
 
     const relayer = deps.pool.pick(net.chainId);
@@ -200,14 +206,9 @@ export function createSettler(deps: SettlerDeps) {
     if (receipt.status === "success" && paymentInLogs(receipt.logs, expectedPayment(row)))
       return markMined({ repo, logger }, row, receipt, true);
     // Reverted: most often someone else spent the authorization first (or the payer canceled).
-    const spent = await readPaymentState(client, {
-      asset: row.asset as Hex,
-      auth: authOf(row),
-      signature: { inner: classifySignature(row.signature as Hex).inner },
-      assetKnownDeployed: true,
-    });
-    if (spent.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, row.searchFromBlock ?? 0n);
-    return markEnded({ repo, logger }, row, "failed", Reason.transactionFailed, `transaction ${receipt.transactionHash} reverted`);
+    return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
+      markEnded({ repo, logger }, row, "failed", Reason.transactionFailed, `transaction ${receipt.transactionHash} reverted`),
+    );
   }
 
   /** Same nonce, same call, higher fees; stored before it is broadcast. */
@@ -282,14 +283,9 @@ export function createSettler(deps: SettlerDeps) {
       if (seen >= 0n) {
         const head = await client.getBlock({ blockTag: "latest" });
         if (head.timestamp >= BigInt(row.validBefore)) {
-          const spent = await readPaymentState(client, {
-            asset: row.asset as Hex,
-            auth: authOf(row),
-            signature: { inner: classifySignature(row.signature as Hex).inner },
-            assetKnownDeployed: true,
-          });
-          if (spent.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, row.searchFromBlock ?? 0n);
-          return markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before any of its transactions was mined");
+          return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
+            markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before any of its transactions was mined"),
+          );
         }
         if (Date.now() - latest.createdAt.getTime() >= net.replaceAfterSeconds * 1000) {
           const next = await replace(row, net, client, latest);
