@@ -1,7 +1,7 @@
 // The bench's lab: a chain, a fresh database, and the two systems under test, each in a
 // process of its own so they are measured the same way.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 export { freePort } from "../src/devnet/anvil.js";
 
 export interface Proc {
@@ -11,8 +11,8 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export function startProcess(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+export function startProcess(args: string[], env: Record<string, string>, nodeFlags: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -23,6 +23,12 @@ export function startProcess(args: string[], env: Record<string, string>): Proc 
   };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
+  // BENCH_LOG_DIR=dir keeps each process's whole output there.
+  if (process.env.BENCH_LOG_DIR) {
+    const out = createWriteStream(`${process.env.BENCH_LOG_DIR}/${args.join("_").replace(/[^\w.-]+/g, "_")}.${child.pid}.log`);
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+  }
   child.on("exit", (code, signal) => {
     if (code !== 0 && signal !== "SIGTERM" && signal !== "SIGKILL")
       console.error(`${args.join(" ")} exited (${code ?? signal}):\n${tail.join("\n")}`);

@@ -55,22 +55,25 @@ async function main() {
     // ---- ours: api and worker as separate processes ----
     const databaseUrl = await recreateDatabase(env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres", "x402_bench");
     const port = await freePort();
+    const queuePrefix = `x402bench${Date.now()}`;
     const ourEnv = (keys: Hex[]) => ({
       DATABASE_URL: databaseUrl,
       REDIS_URL: env.REDIS_URL ?? "redis://127.0.0.1:6379",
       RPC_URL_BASE_SEPOLIA: anvil.rpcUrl,
       RELAYER_PRIVATE_KEY: keys.join(","),
-      QUEUE_PREFIX: `x402bench${Date.now()}`,
+      QUEUE_PREFIX: queuePrefix,
       PORT: String(port),
       HOST: "127.0.0.1",
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: env.BENCH_LOG_LEVEL ?? "warn",
       SETTLE_WAIT_MS: "60000",
       SETTLE_MAX_WAIT_MS: "60000",
     });
     const oursUrl = `http://127.0.0.1:${port}`;
     let worker = startProcess(["src/main.ts", "worker"], ourEnv([ANVIL_KEYS[0]]));
     procs.push(worker);
-    const api = startProcess(["src/main.ts", "api"], ourEnv([ANVIL_KEYS[0]]));
+    // BENCH_CPU_PROFILE=dir writes the api's V8 CPU profile there when it stops.
+    const profile = env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : [];
+    const api = startProcess(["src/main.ts", "api"], ourEnv([ANVIL_KEYS[0]]), profile);
     procs.push(api);
     await waitForHttp(`${oursUrl}/healthz`);
 
@@ -102,7 +105,7 @@ async function main() {
 
     console.error(`settle: ${SETTLEMENTS} payments, ${IN_FLIGHT} in flight, 1-second blocks…`);
     const settle = (url: string, bodies: string[]) =>
-      run({ url, path: "/settle", bodies, connections: IN_FLIGHT, amount: bodies.length, isOk: isPaid });
+      run({ url, path: "/settle", bodies, connections: Math.min(IN_FLIGHT, bodies.length), amount: bodies.length, isOk: isPaid });
     const settleOursOne = await settle(oursUrl, await sign(SETTLEMENTS));
     await worker.stop();
     worker = startProcess(["src/main.ts", "worker"], ourEnv([ANVIL_KEYS[0], ANVIL_KEYS[1]]));

@@ -1,10 +1,11 @@
 // Reads and writes of the settlement ledger. A database that cannot be reached surfaces as
 // DatabaseUnavailableError (HTTP 503), never as a verdict.
-import { and, eq, sql as dsql } from "drizzle-orm";
+import { sql as dsql } from "drizzle-orm";
 import { DatabaseUnavailableError } from "../errors.js";
 import type { AuthorizationKey } from "../verify/intent.js";
+import type { Sql } from "postgres";
 import type { Db } from "./client.js";
-import { relayerNonces, settlements } from "./schema.js";
+import { relayerNonces } from "./schema.js";
 
 const UNREACHABLE = new Set([
   "ECONNREFUSED",
@@ -39,22 +40,14 @@ export async function guardDb<T>(what: string, run: () => Promise<T>): Promise<T
   }
 }
 
-export function createLedger(db: Db) {
+export function createLedger(db: Db, sql: Sql) {
   return {
+    /** On every verify: a prepared statement on the unique key, without a query builder in the way. */
     async isClaimed(key: AuthorizationKey): Promise<boolean> {
-      const rows = await guardDb("ledger lookup", () =>
-        db
-          .select({ id: settlements.id })
-          .from(settlements)
-          .where(
-            and(
-              eq(settlements.chainId, key.chainId),
-              eq(settlements.asset, key.asset),
-              eq(settlements.payer, key.payer),
-              eq(settlements.nonce, key.nonce),
-            ),
-          )
-          .limit(1),
+      const rows = await guardDb(
+        "ledger lookup",
+        () =>
+          sql`select 1 from settlements where chain_id = ${key.chainId} and asset = ${key.asset} and payer = ${key.payer} and nonce = ${key.nonce} limit 1`,
       );
       return rows.length > 0;
     },

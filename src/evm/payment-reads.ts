@@ -60,15 +60,21 @@ async function attempt<T>(what: string, run: () => Promise<T>): Promise<Outcome<
   }
 }
 
-export interface PaymentChainState {
-  payerHasCode: boolean;
+export interface SimulationState {
+  /** undefined when the caller already knew (and skipped asking) */
+  payerHasCode?: boolean;
   assetHasCode: boolean;
   simulation: Outcome<true>;
+}
+
+export interface Diagnostics {
   /** undefined when balanceOf reverted */
   balance?: bigint;
   /** undefined when authorizationState reverted (the token lacks EIP-3009) */
   authorizationUsed?: boolean;
 }
+
+export type PaymentChainState = SimulationState & Diagnostics;
 
 export interface ReadPaymentStateParams {
   asset: Address;
@@ -76,10 +82,18 @@ export interface ReadPaymentStateParams {
   signature: ClassifiedSignature;
   /** Skip eth_getCode(asset) when an earlier read already saw code there. */
   assetKnownDeployed: boolean;
+  /** Skip eth_getCode(payer) when the caller already knows the answer. */
+  payerCodeKnown?: boolean;
   blockTag?: "latest" | "pending";
 }
 
-export async function readPaymentState(client: PublicClient, p: ReadPaymentStateParams): Promise<PaymentChainState> {
+const hasCode = (o: Outcome<Hex | undefined>) => o.ok && !!o.value && o.value !== "0x";
+
+/**
+ * The happy path of a verify: the exact transfer simulated, plus whatever code checks are
+ * still needed, in one round trip. Balance and nonce state are only read to explain a failure.
+ */
+export async function readSimulation(client: PublicClient, p: ReadPaymentStateParams): Promise<SimulationState> {
   const { asset, auth, signature, blockTag = "latest" } = p;
   const call = (to: Address, data: Hex) => client.call({ to, data, blockTag }).then((r) => r.data ?? "0x");
   const simulate = async (): Promise<true> => {
@@ -104,27 +118,37 @@ export async function readPaymentState(client: PublicClient, p: ReadPaymentState
     if (!results[1]?.success) throw new ContractFunctionRevertedError({ abi: fiatTokenAbi, functionName: "transferWithAuthorization" });
     return true;
   };
-  const read = <T>(fn: "balanceOf" | "authorizationState", args: readonly unknown[]) =>
-    call(asset, encodeFunctionData({ abi: fiatTokenAbi, functionName: fn, args } as never)).then(
-      (data) => decodeFunctionResult({ abi: fiatTokenAbi, functionName: fn, data }) as T,
-    );
-
-  const [payerCode, assetCode, simulation, balance, used] = await Promise.all([
-    attempt("getCode(payer)", () => client.getCode({ address: auth.from, blockTag })),
+  const [payerCode, assetCode, simulation] = await Promise.all([
+    p.payerCodeKnown ? undefined : attempt("getCode(payer)", () => client.getCode({ address: auth.from, blockTag })),
     p.assetKnownDeployed
-      ? Promise.resolve({ ok: true, value: "0x01" } as const)
+      ? ({ ok: true, value: "0x01" } as const)
       : attempt("getCode(asset)", () => client.getCode({ address: asset, blockTag })),
     attempt("simulate transferWithAuthorization", simulate),
+  ]);
+  return { payerHasCode: payerCode && hasCode(payerCode), assetHasCode: hasCode(assetCode), simulation };
+}
+
+/** Balance and nonce state, read together to name why a simulation failed. */
+export async function readDiagnostics(
+  client: PublicClient,
+  asset: Address,
+  auth: Authorization,
+  blockTag: "latest" | "pending" = "latest",
+): Promise<Diagnostics> {
+  const read = <T>(fn: "balanceOf" | "authorizationState", args: readonly unknown[]) =>
+    client
+      .call({ to: asset, data: encodeFunctionData({ abi: fiatTokenAbi, functionName: fn, args } as never), blockTag })
+      .then((r) => decodeFunctionResult({ abi: fiatTokenAbi, functionName: fn, data: r.data ?? "0x" }) as T);
+  const [balance, used] = await Promise.all([
     attempt("balanceOf", () => read<bigint>("balanceOf", [auth.from])),
     attempt("authorizationState", () => read<boolean>("authorizationState", [auth.from, auth.nonce])),
   ]);
-  return {
-    payerHasCode: payerCode.ok && !!payerCode.value && payerCode.value !== "0x",
-    assetHasCode: assetCode.ok && !!assetCode.value && assetCode.value !== "0x",
-    simulation,
-    balance: balance.ok ? balance.value : undefined,
-    authorizationUsed: used.ok ? used.value : undefined,
-  };
+  return { balance: balance.ok ? balance.value : undefined, authorizationUsed: used.ok ? used.value : undefined };
+}
+
+export async function readPaymentState(client: PublicClient, p: ReadPaymentStateParams): Promise<PaymentChainState> {
+  const [simulation, diagnostics] = await Promise.all([readSimulation(client, p), readDiagnostics(client, p.asset, p.auth, p.blockTag)]);
+  return { ...simulation, ...diagnostics };
 }
 
 /** Whether the authorization is spent on chain (used or canceled: the token keeps one flag). */

@@ -32,7 +32,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on("error", (err) => logger.warn({ err }, "redis connection error"));
   await redis.connect().catch((err) => logger.warn({ err }, "redis not reachable at start"));
-  const ledger = createLedger(database.db);
+  const ledger = createLedger(database.db, database.sql);
   const chains = createChains(config.networks);
   const verifier = createVerifier({ networks: chains, clientFor: chains.clientFor, isClaimed: ledger.isClaimed });
   const repo = createSettlementsRepo(database.db);

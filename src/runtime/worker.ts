@@ -74,6 +74,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const worker = new Worker<SettlementJob>(
     SETTLEMENT_QUEUE,
     async (job) => {
+      logger.debug({ settlementId: job.data.id, waitedMs: Date.now() - job.timestamp }, "job started");
       const state = await settle(job.data.id);
       return { state };
     },

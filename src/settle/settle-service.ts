@@ -130,7 +130,9 @@ export function createSettleService(deps: SettleServiceDeps) {
       // Marked first, so the worker never races this transition; a row left queued without a
       // job (Redis down) is re-enqueued by the reconciler.
       await repo.transition({ id: row.id, from: "received", version: row.version, to: "queued" });
+      logger.debug({ settlementId: row.id }, "marked queued");
       await deps.enqueue(row.id);
+      logger.debug({ settlementId: row.id }, "enqueued");
     } catch (err) {
       // The row is safe in Postgres; the worker's reconciler enqueues it when Redis is back.
       logger.warn({ err, settlementId: row.id }, "enqueue failed; left for the reconciler");

@@ -4,12 +4,15 @@
 import type { PublicClient } from "viem";
 import type { AssetConfig } from "../config/networks.js";
 import { classifySignature, parseEcdsa, recoverSigner, type ClassifiedSignature } from "../evm/signature.js";
-import { isValidErc1271, readPayerCode, readPaymentState } from "../evm/payment-reads.js";
+import { isValidErc1271, readDiagnostics, readPayerCode, readSimulation } from "../evm/payment-reads.js";
+import { createExpiringSet } from "./expiring-set.js";
 import { toHex, transferAuthorizationDigest } from "../evm/typed-data.js";
 import { Reason, type ReasonCode } from "../x402/reasons.js";
 import type { FacilitatorRequest } from "../x402/wire.js";
 import * as check from "./checks.js";
 import { authorizationKey, toIntent, type AuthorizationKey, type NetworkLookup, type PaymentIntent } from "./intent.js";
+
+const CODELESS_TTL_MS = 60_000;
 
 export interface VerifyOutcome {
   isValid: boolean;
@@ -41,6 +44,9 @@ export type Verifier = (req: FacilitatorRequest, opts: VerifyOptions) => Promise
 export function createVerifier(deps: VerifierDeps): Verifier {
   const nowMs = deps.nowMs ?? Date.now;
   const deployedAssets = new Set<string>();
+  // Payers seen without code skip eth_getCode for a while. Safe: the simulation runs the token's
+  // own signature check, so a wallet that gained code since only changes which reason is named.
+  const codelessPayers = createExpiringSet(CODELESS_TTL_MS, 100_000);
 
   return async function verify(req, opts) {
     const intent = toIntent(req, deps.networks);
@@ -105,21 +111,27 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     }
 
     const assetKey = `${network.chainId}:${intent.asset.toLowerCase()}`;
-    const state = await readPaymentState(client, {
+    const payerKey = `${network.chainId}:${auth.from.toLowerCase()}`;
+    if (payerHasCode === undefined && codelessPayers.has(payerKey)) payerHasCode = false;
+    const state = await readSimulation(client, {
       asset: intent.asset,
       auth,
       signature: counterfactual ? signature : { inner: signature.inner },
       assetKnownDeployed: deployedAssets.has(assetKey),
+      payerCodeKnown: payerHasCode !== undefined,
       blockTag: opts.blockTag,
     });
     if (!state.assetHasCode) return invalid(Reason.assetNotDeployed, { asset });
     deployedAssets.add(assetKey);
+    payerHasCode ??= state.payerHasCode;
+    if (payerHasCode === false) codelessPayers.remember(payerKey);
     // An address with code never validates by ECDSA on chain (ERC-7702 delegations included).
-    if (recoveredPayer && state.payerHasCode && !erc1271Checked) {
+    if (recoveredPayer && payerHasCode && !erc1271Checked) {
       if (!(await isValidErc1271(client, auth.from, toHex(digest), signature.inner))) return invalid(Reason.invalidSignature, { asset });
     }
     if (!state.simulation.ok) {
-      return invalid(diagnoseSimulationFailure(state, BigInt(auth.value)), { asset, invalidMessage: state.simulation.message });
+      const why = await readDiagnostics(client, intent.asset, auth, opts.blockTag);
+      return invalid(diagnoseSimulationFailure(why, BigInt(auth.value)), { asset, invalidMessage: state.simulation.message });
     }
     return { isValid: true, payer: intent.payer, intent, asset, signature };
   };

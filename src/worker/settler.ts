@@ -123,6 +123,7 @@ export function createSettler(deps: SettlerDeps) {
 
   async function prepareAndSign(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
     fault("before_sign");
+    logger.debug({ settlementId: row.id }, "preparing");
     const head = await client.getBlock({ blockTag: "latest" });
     const searchFromBlock = row.searchFromBlock ?? (head.number > LOG_LOOKBACK_BLOCKS ? head.number - LOG_LOOKBACK_BLOCKS : 0n);
     const signature = await effectiveSignature(row, client);
