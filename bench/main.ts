@@ -67,6 +67,7 @@ async function main() {
       LOG_LEVEL: env.BENCH_LOG_LEVEL ?? "warn",
       SETTLE_WAIT_MS: "60000",
       SETTLE_MAX_WAIT_MS: "60000",
+      API_PROCESSES: env.BENCH_API_PROCESSES ?? "1",
     });
     const oursUrl = `http://127.0.0.1:${port}`;
     let worker = startProcess(["src/main.ts", "worker"], ourEnv([ANVIL_KEYS[0]]));

@@ -5,6 +5,7 @@ import { connectDatabase } from "./db/client.js";
 import { migrate } from "./db/migrate.js";
 import { createLogger, scrubUrls } from "./logger.js";
 import { startApi } from "./runtime/api.js";
+import { isReplicaPrimary, runReplicas } from "./runtime/cluster.js";
 
 const MODES = ["migrate", "api", "worker", "all"] as const;
 type Mode = (typeof MODES)[number];
@@ -20,6 +21,10 @@ async function run(mode: Mode): Promise<void> {
     } finally {
       await database.close();
     }
+    return;
+  }
+  if (mode === "api" && isReplicaPrimary(config.apiProcesses)) {
+    runReplicas(config.apiProcesses, logger);
     return;
   }
   const closers: Array<() => Promise<void>> = [];

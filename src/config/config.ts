@@ -20,6 +20,8 @@ export interface Config {
   adminApiKey?: string;
   settleWaitMs: number;
   settleMaxWaitMs: number;
+  /** Api processes sharing the port in `api` mode (node:cluster). */
+  apiProcesses: number;
   logLevel: string;
   /** Relayer addresses announced in /supported; without it they are read from the ledger. */
   relayerAddresses: Address[];
@@ -99,6 +101,7 @@ const baseSchema = z.object({
   API_KEYS: z.string().optional(),
   ADMIN_API_KEY: z.string().min(16, "at least 16 characters").optional(),
   SETTLE_WAIT_MS: z.coerce.number().int().min(0).max(85_000).default(25_000),
+  API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   SETTLE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(85_000).default(80_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   RELAYER_ADDRESSES: z.string().optional(),
@@ -198,6 +201,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     adminApiKey: e.ADMIN_API_KEY,
     settleWaitMs: e.SETTLE_WAIT_MS,
     settleMaxWaitMs: Math.max(e.SETTLE_MAX_WAIT_MS, e.SETTLE_WAIT_MS),
+    apiProcesses: e.API_PROCESSES,
     logLevel: e.LOG_LEVEL,
     relayerAddresses,
     queuePrefix: e.QUEUE_PREFIX,

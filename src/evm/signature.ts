@@ -2,7 +2,8 @@
 // FiatToken enforces on chain, and address recovery through libsecp256k1 (native prebuild;
 // the package falls back to pure JS where the prebuild cannot load).
 import { createRequire } from "node:module";
-import { keccak256, parseErc6492Signature, zeroAddress, type Address, type Hex } from "viem";
+import { parseErc6492Signature, zeroAddress, type Address, type Hex } from "viem";
+import { keccak256 } from "./keccak.js";
 
 interface Secp256k1 {
   ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed?: boolean): Uint8Array;
@@ -55,7 +56,7 @@ export function recoverSigner(digest: Uint8Array, sig: EcdsaParts): Address | un
   try {
     const compact = Buffer.from(sig.r.slice(2) + sig.s.slice(2), "hex");
     const pub = secp256k1.ecdsaRecover(compact, sig.v - 27, digest, false);
-    return `0x${keccak256(pub.subarray(1)).slice(26)}` as Address;
+    return `0x${keccak256(pub.subarray(1)).subarray(12).toString("hex")}` as Address;
   } catch {
     return undefined;
   }

@@ -1,0 +1,41 @@
+// The hand-rolled EIP-712 digest and signer recovery agree with viem's reference code.
+import { hashTypedData, recoverTypedDataAddress } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { describe, expect, it } from "vitest";
+import { keccakImplementation } from "../../src/evm/keccak.js";
+import { parseEcdsa, recoverSigner } from "../../src/evm/signature.js";
+import { toHex, transferAuthorizationDigest } from "../../src/evm/typed-data.js";
+import { randomNonce, TRANSFER_TYPES } from "../support/payments.js";
+
+describe("EIP-712 digest and recovery", () => {
+  it("uses the native keccak on this machine", () => {
+    expect(keccakImplementation).toBe("native");
+  });
+
+  it.each([0, 1, 2, 3, 4])("matches viem for random authorization #%i", async () => {
+    const payer = privateKeyToAccount(generatePrivateKey());
+    const domain = {
+      name: "USD Coin",
+      version: "2",
+      chainId: 8453,
+      verifyingContract: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913" as const,
+    };
+    const auth = {
+      from: payer.address,
+      to: privateKeyToAccount(generatePrivateKey()).address,
+      value: String(Math.floor(Math.random() * 1e12)),
+      validAfter: "0",
+      validBefore: String(2 ** 40),
+      nonce: randomNonce(),
+    };
+    const message = { ...auth, value: BigInt(auth.value), validAfter: 0n, validBefore: BigInt(auth.validBefore) };
+    const ours = toHex(transferAuthorizationDigest(domain, auth));
+    expect(ours).toBe(hashTypedData({ domain, types: TRANSFER_TYPES, primaryType: "TransferWithAuthorization", message }));
+    const signature = await payer.signTypedData({ domain, types: TRANSFER_TYPES, primaryType: "TransferWithAuthorization", message });
+    const recovered = recoverSigner(transferAuthorizationDigest(domain, auth), parseEcdsa(signature)!);
+    expect(recovered?.toLowerCase()).toBe(payer.address.toLowerCase());
+    expect(
+      await recoverTypedDataAddress({ domain, types: TRANSFER_TYPES, primaryType: "TransferWithAuthorization", message, signature }),
+    ).toBe(payer.address);
+  });
+});
