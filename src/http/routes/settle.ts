@@ -2,6 +2,7 @@ import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import type { SettleService } from "../../settle/settle-service.js";
 import { Reason } from "../../x402/reasons.js";
 import { parseFacilitatorRequest } from "../../x402/wire.js";
+import { errorResponseSchema, settleResponseSchema } from "../response-schemas.js";
 
 export interface SettleRouteDeps {
   settle: SettleService;
@@ -9,22 +10,29 @@ export interface SettleRouteDeps {
 }
 
 export async function settleRoute(app: FastifyInstance, deps: SettleRouteDeps): Promise<void> {
-  app.post("/settle", { preHandler: deps.auth }, async (req, reply) => {
-    const parsed = parseFacilitatorRequest(req.body);
-    if (!parsed.ok) {
-      const network = (req.body as { paymentRequirements?: { network?: unknown } } | null)?.paymentRequirements?.network;
-      return reply.code(400).send({
-        error: "invalid_request",
-        field: parsed.error.field,
-        message: `${parsed.error.field}: ${parsed.error.message}`,
-        success: false,
-        errorReason: Reason.invalidPayload,
-        transaction: "",
-        network: typeof network === "string" ? network.slice(0, 64) : "",
-      });
-    }
-    const out = await deps.settle(parsed.value, { apiKeyId: req.apiKeyId });
-    req.log.info({ payer: out.payer, network: out.network, success: out.success, reason: out.errorReason, tx: out.transaction }, "settle");
-    return out;
-  });
+  app.post(
+    "/settle",
+    { preHandler: deps.auth, schema: { response: { 200: settleResponseSchema, 400: errorResponseSchema } } },
+    async (req, reply) => {
+      const parsed = parseFacilitatorRequest(req.body);
+      if (!parsed.ok) {
+        const network = (req.body as { paymentRequirements?: { network?: unknown } } | null)?.paymentRequirements?.network;
+        return reply.code(400).send({
+          error: "invalid_request",
+          field: parsed.error.field,
+          message: `${parsed.error.field}: ${parsed.error.message}`,
+          success: false,
+          errorReason: Reason.invalidPayload,
+          transaction: "",
+          network: typeof network === "string" ? network.slice(0, 64) : "",
+        });
+      }
+      const out = await deps.settle(parsed.value, { apiKeyId: req.apiKeyId });
+      req.log.info(
+        { payer: out.payer, network: out.network, success: out.success, reason: out.errorReason, tx: out.transaction },
+        "settle",
+      );
+      return out;
+    },
+  );
 }

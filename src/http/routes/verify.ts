@@ -2,6 +2,7 @@ import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import type { Verifier } from "../../verify/verifier.js";
 import { Reason } from "../../x402/reasons.js";
 import { parseFacilitatorRequest } from "../../x402/wire.js";
+import { errorResponseSchema, verifyResponseSchema } from "../response-schemas.js";
 
 export interface VerifyRouteDeps {
   verifier: Verifier;
@@ -9,26 +10,30 @@ export interface VerifyRouteDeps {
 }
 
 export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): Promise<void> {
-  app.post("/verify", { preHandler: deps.auth }, async (req, reply) => {
-    const parsed = parseFacilitatorRequest(req.body);
-    if (!parsed.ok) {
-      // isValid/invalidReason let the official clients turn this into a 402 for the buyer.
-      return reply.code(400).send({
-        error: "invalid_request",
-        field: parsed.error.field,
-        message: `${parsed.error.field}: ${parsed.error.message}`,
-        isValid: false,
-        invalidReason: Reason.invalidPayload,
-      });
-    }
-    const out = await deps.verifier(parsed.value, { checkLedger: true });
-    // debug, not info: a verify line per paid request would dominate the log at full load
-    req.log.debug({ payer: out.payer, network: out.intent.requestNetwork, isValid: out.isValid, reason: out.invalidReason }, "verify");
-    return {
-      isValid: out.isValid,
-      ...(out.invalidReason ? { invalidReason: out.invalidReason } : {}),
-      ...(out.invalidMessage ? { invalidMessage: out.invalidMessage } : {}),
-      payer: out.payer,
-    };
-  });
+  app.post(
+    "/verify",
+    { preHandler: deps.auth, schema: { response: { 200: verifyResponseSchema, 400: errorResponseSchema } } },
+    async (req, reply) => {
+      const parsed = parseFacilitatorRequest(req.body);
+      if (!parsed.ok) {
+        // isValid/invalidReason let the official clients turn this into a 402 for the buyer.
+        return reply.code(400).send({
+          error: "invalid_request",
+          field: parsed.error.field,
+          message: `${parsed.error.field}: ${parsed.error.message}`,
+          isValid: false,
+          invalidReason: Reason.invalidPayload,
+        });
+      }
+      const out = await deps.verifier(parsed.value, { checkLedger: true });
+      // debug, not info: a verify line per paid request would dominate the log at full load
+      req.log.debug({ payer: out.payer, network: out.intent.requestNetwork, isValid: out.isValid, reason: out.invalidReason }, "verify");
+      return {
+        isValid: out.isValid,
+        ...(out.invalidReason ? { invalidReason: out.invalidReason } : {}),
+        ...(out.invalidMessage ? { invalidMessage: out.invalidMessage } : {}),
+        payer: out.payer,
+      };
+    },
+  );
 }
