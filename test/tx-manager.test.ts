@@ -140,6 +140,21 @@ describe("dropped and reorged transactions", () => {
   });
 });
 
+describe("deep reorg", () => {
+  it("a reorg deeper than the confirmation depth sends a confirmed settlement to needs_review", async () => {
+    fac = await startFacilitator(chain, { NETWORKS_FILE: baseSepoliaFile(chain, { confirmations: 2 }) }, { worker: false });
+    await fac.startWorker({}, { auditIntervalMs: 300 });
+    const p = await payment();
+    expect((await fac.settle(p.body)).json.success).toBe(true);
+    const confirmed = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.state === "confirmed", 20_000, () => chain.test.mine({ blocks: 1 }));
+    expect(confirmed.state).toBe("confirmed");
+    await chain.test.request({ method: "anvil_reorg", params: [4, []] } as never);
+    const flagged = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.state === "needs_review");
+    expect(flagged).toMatchObject({ state: "needs_review", errorReason: "reorged_after_confirmation" });
+    expect(flagged.events.at(-1)).toMatchObject({ from: "confirmed", to: "needs_review" });
+  });
+});
+
 describe("expiry", () => {
   it("an authorization that expires while queued ends expired: no transaction, no nonce gap", async () => {
     fac = await startFacilitator(chain, { SETTLE_WAIT_MS: "300" }, { worker: false });

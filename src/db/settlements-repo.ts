@@ -1,7 +1,7 @@
 // The settlement state machine's storage. Every transition is a compare-and-set on
 // (state, version) that appends an event and notifies waiters in the same transaction, so a
 // stale worker loses its race instead of overwriting progress.
-import { and, eq, isNull, sql, TransactionRollbackError } from "drizzle-orm";
+import { and, eq, gt, isNull, sql, TransactionRollbackError } from "drizzle-orm";
 import type { AuthorizationKey } from "../verify/intent.js";
 import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
@@ -189,6 +189,18 @@ export function createSettlementsRepo(db: Db) {
           });
           return next;
         }),
+      );
+    },
+
+    /** Rows confirmed since `since`, for the post-confirmation reorg audit. */
+    async listRecentlyConfirmed(since: Date, limit = 2_000): Promise<SettlementRow[]> {
+      return guardDb("recently confirmed", () =>
+        db
+          .select()
+          .from(settlements)
+          .where(and(eq(settlements.state, "confirmed"), gt(settlements.updatedAt, since)))
+          .orderBy(settlements.updatedAt)
+          .limit(limit),
       );
     },
 

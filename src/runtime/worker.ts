@@ -10,6 +10,7 @@ import { createSettlementsRepo } from "../db/settlements-repo.js";
 import { createSettlementQueue, SETTLEMENT_QUEUE, type SettlementJob } from "../queue/settlement-queue.js";
 import { createBlockClock, type BlockClock } from "../worker/block-clock.js";
 import { startReconciler } from "../worker/reconciler.js";
+import { auditConfirmed } from "../worker/reorg-audit.js";
 import { loadRelayerKeys } from "../worker/relayer-keys.js";
 import { createRelayerPool } from "../worker/relayer-pool.js";
 import { createSettler, NoRelayerError } from "../worker/settler.js";
@@ -22,6 +23,8 @@ export interface WorkerOptions {
   pollingMs?: number;
   /** How often leases, balances and nonce gaps are checked. */
   laneIntervalMs?: number;
+  /** How often recently confirmed settlements are checked for deep reorgs. */
+  auditIntervalMs?: number;
 }
 
 export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<{ close(): Promise<void> }> {
@@ -95,6 +98,12 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   worker.on("error", (err) => logger.warn({ err }, "worker error"));
 
   const reconciler = startReconciler({ repo, queue, logger, intervalMs: opts.reconcileIntervalMs ?? 5_000 });
+  const auditTimer = setInterval(() => {
+    auditConfirmed({ repo, clientFor: chains.clientFor, logger, windowMs: 15 * 60_000 }).catch((err: unknown) =>
+      logger.warn({ err }, "reorg audit failed"),
+    );
+  }, opts.auditIntervalMs ?? 10_000);
+  auditTimer.unref();
   // At start: pick up whatever a previous run left open (crash, lost jobs, flushed Redis).
   await reconciler.sweep().catch((err: unknown) => logger.warn({ err }, "initial reconciler sweep failed"));
   logger.info({ relayers: accounts.map((r) => r.address), networks: config.networks.map((n) => n.name) }, "worker started");
@@ -103,6 +112,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     async close() {
       stopping = true;
       reconciler.stop();
+      clearInterval(auditTimer);
       clearInterval(laneTimer);
       await refreshing;
       for (const c of clocks.values()) c.stop();
