@@ -31,6 +31,8 @@ export interface AppDeps {
   adminApiKey?: string;
   relayerAddresses(): Promise<string[]>;
   readiness: Record<string, ReadinessCheck>;
+  /** Serve the API under this path (e.g. /facilitator); health probes stay at the root too. */
+  basePath?: string;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -56,16 +58,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const auth = deps.apiKeys.length ? requireKey(createKeyRing(deps.apiKeys), "x402-facilitator") : undefined;
-  await app.register(verifyRoute, { verifier: deps.verifier, auth });
-  await app.register(settleRoute, { settle: deps.settle, auth });
-  if (deps.adminApiKey) {
-    await app.register(settlementsRoute, {
-      queries: deps.queries,
-      networks: deps.chains,
-      auth: requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin"),
-    });
-  }
-  await app.register(supportedRoute, { networks: deps.networks, relayerAddresses: deps.relayerAddresses });
-  await app.register(healthRoute, { readiness: deps.readiness });
+  const api = async (scope: FastifyInstance) => {
+    await scope.register(verifyRoute, { verifier: deps.verifier, auth });
+    await scope.register(settleRoute, { settle: deps.settle, auth });
+    if (deps.adminApiKey) {
+      await scope.register(settlementsRoute, {
+        queries: deps.queries,
+        networks: deps.chains,
+        auth: requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin"),
+      });
+    }
+    await scope.register(supportedRoute, { networks: deps.networks, relayerAddresses: deps.relayerAddresses });
+    await scope.register(healthRoute, { readiness: deps.readiness });
+  };
+  await app.register(api, { prefix: deps.basePath ?? "" });
+  if (deps.basePath) await app.register(healthRoute, { readiness: deps.readiness });
   return app;
 }

@@ -1,5 +1,6 @@
 // API keys, and what /verify answers when a dependency is gone: a 5xx with a JSON error, never
 // isValid:true.
+import { HTTPFacilitatorClient } from "@x402/core/server";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
@@ -56,6 +57,28 @@ describe("API_KEYS", () => {
   it("leaves /supported, /health, /healthz and /readyz open", async () => {
     for (const url of ["/supported", "/health", "/healthz", "/readyz"]) {
       expect((await api.app.inject({ method: "GET", url })).statusCode).toBe(200);
+    }
+  });
+});
+
+describe("BASE_PATH", () => {
+  it("serves the API under the prefix (the official client reaches it there) and keeps health probes at the root", async () => {
+    const api = await startTestApi(chain, { BASE_PATH: "/facilitator", RELAYER_ADDRESSES: privateKeyToAccount(ANVIL_KEYS[0]).address });
+    try {
+      const base = `${api.url}/facilitator`;
+      const supported = await new HTTPFacilitatorClient({ url: base }).getSupported();
+      expect(supported.kinds.map((k) => k.network)).toContain("eip155:84532");
+      const verify = await fetch(`${base}/verify`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(await validBody(chain)),
+      });
+      expect(await verify.json()).toEqual({ isValid: true, payer: buyer.address });
+      expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${api.url}/supported`)).status).toBe(404);
+    } finally {
+      await api.close();
     }
   });
 });

@@ -1,12 +1,13 @@
 // Many settlements at once on a chain mining one block a second: every one confirms, the
 // relayer nonces stay contiguous, and no transaction is ever replaced or filled because of a
-// nonce mistake. Once with one key, once with two worker instances sharing two keys.
+// nonce mistake. Once with one key, once with two worker processes sharing two keys.
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
 import { signAuthorization, v2Body } from "./support/payments.js";
+import { spawnWorker } from "./support/worker-process.js";
 
 const COUNT = 500;
 const PRICE = 1_000n;
@@ -80,14 +81,14 @@ describe("load on 1-second blocks", () => {
     }
   }, 180_000);
 
-  it(`${COUNT} authorizations, two worker instances sharing two keys: all confirmed, each key's nonces contiguous`, async () => {
+  it(`${COUNT} authorizations, two worker processes sharing two keys: all confirmed, each key's nonces contiguous`, async () => {
     const keys = `${ANVIL_KEYS[0]},${ANVIL_KEYS[1]}`;
     const fac = await startFacilitator(chain, { SETTLE_WAIT_MS: "30000", RELAYER_PRIVATE_KEY: keys }, { worker: false });
+    const workers = [spawnWorker(fac.env), spawnWorker(fac.env)];
     try {
-      await fac.startWorker({}, { laneIntervalMs: 300 });
-      await fac.startWorker({}, { laneIntervalMs: 300 });
-      // Wait until the two workers hold one lane each.
-      for (let i = 0; i < 100; i++) {
+      await Promise.all(workers.map((w) => w.ready(60_000)));
+      // Wait until the two workers hold one lane each (leases are shared out on each refresh).
+      for (let i = 0; i < 300; i++) {
         const owners = await fac.sql<
           { n: number }[]
         >`select count(distinct lease_owner)::int as n from relayer_nonces where lease_expires_at > now()`;
@@ -107,7 +108,8 @@ describe("load on 1-second blocks", () => {
       expect(perKey).toHaveLength(2);
       await assertContiguous(fac, relayers);
     } finally {
+      await Promise.all(workers.map((w) => w.kill()));
       await fac.close();
     }
-  }, 180_000);
+  }, 240_000);
 });

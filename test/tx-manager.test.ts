@@ -146,7 +146,13 @@ describe("deep reorg", () => {
     await fac.startWorker({}, { auditIntervalMs: 300 });
     const p = await payment();
     expect((await fac.settle(p.body)).json.success).toBe(true);
-    const confirmed = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.state === "confirmed", 20_000, () => chain.test.mine({ blocks: 1 }));
+    const confirmed = await rowFor(
+      p.buyer.address,
+      p.authorization.nonce,
+      (r) => r.state === "confirmed",
+      20_000,
+      () => chain.test.mine({ blocks: 1 }),
+    );
     expect(confirmed.state).toBe("confirmed");
     await chain.test.request({ method: "anvil_reorg", params: [4, []] } as never);
     const flagged = await rowFor(p.buyer.address, p.authorization.nonce, (r) => r.state === "needs_review");

@@ -20,6 +20,8 @@ export interface Config {
   adminApiKey?: string;
   settleWaitMs: number;
   settleMaxWaitMs: number;
+  /** Path prefix of every endpoint, for installs behind a path-routing proxy. */
+  basePath?: string;
   /** Api processes sharing the port in `api` mode (node:cluster). */
   apiProcesses: number;
   logLevel: string;
@@ -101,6 +103,10 @@ const baseSchema = z.object({
   API_KEYS: z.string().optional(),
   ADMIN_API_KEY: z.string().min(16, "at least 16 characters").optional(),
   SETTLE_WAIT_MS: z.coerce.number().int().min(0).max(85_000).default(25_000),
+  BASE_PATH: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9._~-]+)+$/, "a path such as /facilitator (no trailing slash)")
+    .optional(),
   API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   SETTLE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(85_000).default(80_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -202,6 +208,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     settleWaitMs: e.SETTLE_WAIT_MS,
     settleMaxWaitMs: Math.max(e.SETTLE_MAX_WAIT_MS, e.SETTLE_WAIT_MS),
     apiProcesses: e.API_PROCESSES,
+    basePath: e.BASE_PATH,
     logLevel: e.LOG_LEVEL,
     relayerAddresses,
     queuePrefix: e.QUEUE_PREFIX,

@@ -73,6 +73,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     apiKeys: config.apiKeys,
     relayerAddresses,
     readiness,
+    basePath: config.basePath,
   });
   return {
     app,
