@@ -34,17 +34,23 @@ export function revertMessage(err: unknown): string {
 }
 
 /** Calldata of the exact transferWithAuthorization the relayer would send. */
+// Each overload on its own, so encoding skips viem's search for the overload that fits.
+type TransferItem = Extract<(typeof fiatTokenAbi)[number], { name: "transferWithAuthorization" }>;
+const transferItems = fiatTokenAbi.filter((x): x is TransferItem => x.type === "function" && x.name === "transferWithAuthorization");
+const transferVrs = transferItems.find((x) => x.inputs.length === 9)!;
+const transferBytes = transferItems.find((x) => x.inputs.length === 7)!;
+
 export function transferCalldata(auth: Authorization, signature: Hex): Hex {
   const args = [auth.from, auth.to, BigInt(auth.value), BigInt(auth.validAfter), BigInt(auth.validBefore), auth.nonce] as const;
   if (signature.length === 132) {
     const v = parseInt(signature.slice(130, 132), 16);
     return encodeFunctionData({
-      abi: fiatTokenAbi,
+      abi: [transferVrs],
       functionName: "transferWithAuthorization",
       args: [...args, v, `0x${signature.slice(2, 66)}`, `0x${signature.slice(66, 130)}`],
-    });
+    } as never);
   }
-  return encodeFunctionData({ abi: fiatTokenAbi, functionName: "transferWithAuthorization", args: [...args, signature] });
+  return encodeFunctionData({ abi: [transferBytes], functionName: "transferWithAuthorization", args: [...args, signature] } as never);
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };

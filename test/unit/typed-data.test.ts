@@ -39,3 +39,32 @@ describe("EIP-712 digest and recovery", () => {
     ).toBe(payer.address);
   });
 });
+
+describe("transfer calldata", () => {
+  it("picks the (v,r,s) overload for 65-byte signatures and the bytes overload otherwise, as viem's own resolution does", async () => {
+    const { encodeFunctionData } = await import("viem");
+    const { fiatTokenAbi } = await import("../../src/evm/fiat-token-abi.js");
+    const { transferCalldata } = await import("../../src/evm/payment-reads.js");
+    const auth = {
+      from: privateKeyToAccount(generatePrivateKey()).address,
+      to: privateKeyToAccount(generatePrivateKey()).address,
+      value: "5",
+      validAfter: "0",
+      validBefore: "99",
+      nonce: randomNonce(),
+    };
+    const base = [auth.from, auth.to, 5n, 0n, 99n, auth.nonce] as const;
+    const sig65 = `0x${"11".repeat(32)}${"22".repeat(32)}1b` as const;
+    expect(transferCalldata(auth, sig65)).toBe(
+      encodeFunctionData({
+        abi: fiatTokenAbi,
+        functionName: "transferWithAuthorization",
+        args: [...base, 27, `0x${"11".repeat(32)}`, `0x${"22".repeat(32)}`],
+      }),
+    );
+    const long = `0x${"ab".repeat(100)}` as const;
+    expect(transferCalldata(auth, long)).toBe(
+      encodeFunctionData({ abi: fiatTokenAbi, functionName: "transferWithAuthorization", args: [...base, long] }),
+    );
+  });
+});
