@@ -5,14 +5,14 @@
 //
 // Every case has a lab of its own (anvil chain, facilitator, database, queue prefix, worker
 // processes), so the cases run concurrently and a failing one leaves nothing to the others.
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { privateKeyToAccount } from "viem/accounts";
 import type { Address, Hex } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { usesOf } from "./support/chain-facts.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
-import { signAuthorization, v2Body } from "./support/payments.js";
+import { fundedPayment, type v2Body } from "./support/payments.js";
 import { peekJobs } from "./support/queue-peek.js";
 import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
 import { killAllWorkers, spawnWorker, tail, type WorkerProcess } from "./support/worker-process.js";
@@ -70,14 +70,8 @@ async function openLab() {
       return w;
     },
     async newPayment(): Promise<Payment> {
-      const buyer = privateKeyToAccount(generatePrivateKey());
-      await chain.fund(buyer.address, "1");
-      const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
-      return {
-        buyer: buyer.address,
-        nonce: signed.authorization.nonce,
-        body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: NETWORK }),
-      };
+      const p = await fundedPayment(chain, { payTo, value: PRICE });
+      return { buyer: p.buyer.address, nonce: p.authorization.nonce, body: p.body };
     },
     async rowOf(p: Payment): Promise<Row | undefined> {
       const [row] = await fac.sql<Row[]>`

@@ -2,14 +2,14 @@
 // while settlements are queued, or while the worker is busy and more jobs wait behind it, and
 // every settlement still confirms from the Postgres ledger, each authorization used exactly once
 // on chain. Runs against a redis-server of its own so FLUSHALL touches no other test file.
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { privateKeyToAccount } from "viem/accounts";
 import type { Address, Hex } from "viem";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { usesOf } from "./support/chain-facts.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
-import { signAuthorization, v2Body } from "./support/payments.js";
+import { fundedPayment, type v2Body } from "./support/payments.js";
 import { startPrivateRedis, type PrivateRedis } from "./support/private-redis.js";
 import { peekJobs } from "./support/queue-peek.js";
 import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
@@ -51,14 +51,8 @@ interface Payment {
 }
 
 async function newPayment(): Promise<Payment> {
-  const buyer = privateKeyToAccount(generatePrivateKey());
-  await chain.fund(buyer.address, "1");
-  const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
-  return {
-    buyer: buyer.address,
-    nonce: signed.authorization.nonce,
-    body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: NETWORK }),
-  };
+  const p = await fundedPayment(chain, { payTo, value: PRICE });
+  return { buyer: p.buyer.address, nonce: p.authorization.nonce, body: p.body };
 }
 
 type Row = { id: string; state: string; settled_tx: string | null };

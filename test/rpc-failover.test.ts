@@ -1,6 +1,6 @@
 // Several RPC URLs per network: errors and silence move to the next one; with none answering,
 // verify fails closed and settlements wait, then finish when an RPC is back.
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { privateKeyToAccount } from "viem/accounts";
 import { parseEther } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
@@ -8,7 +8,7 @@ import { startTestChain, type TestChain } from "./support/chain.js";
 import { usesOf } from "./support/chain-facts.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
 import { baseSepoliaFile } from "./support/networks-file.js";
-import { signAuthorization, v2Body } from "./support/payments.js";
+import { fundedPayment } from "./support/payments.js";
 import { CLOSED_PORT_URL, startRpcProxy, type RpcProxy } from "./support/rpc-proxy.js";
 
 let chain: TestChain;
@@ -34,12 +34,7 @@ async function proxy() {
   return p;
 }
 
-async function payment() {
-  const buyer = privateKeyToAccount(generatePrivateKey());
-  await chain.fund(buyer.address, "1");
-  const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
-  return { buyer, ...signed, body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: "eip155:84532" }) };
-}
+const payment = () => fundedPayment(chain, { payTo, value: PRICE });
 
 async function verify(body: unknown) {
   const res = await fetch(`${fac!.url}/verify`, {

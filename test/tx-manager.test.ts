@@ -1,14 +1,14 @@
 // The relayer transaction manager on a chain that misbehaves: base fee spikes, dropped
 // transactions, reorgs and authorizations that expire in the queue.
 import { parseGwei } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { relayerNonce, usesOf } from "./support/chain-facts.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
 import { baseSepoliaFile } from "./support/networks-file.js";
-import { now, signAuthorization, v2Body } from "./support/payments.js";
+import { fundedPayment, now } from "./support/payments.js";
 
 let chain: TestChain;
 let fac: TestFacilitator | undefined;
@@ -26,19 +26,7 @@ afterEach(async () => {
 });
 afterAll(async () => chain?.stop());
 
-async function payment(validBefore?: bigint) {
-  const buyer = privateKeyToAccount(generatePrivateKey());
-  await chain.fund(buyer.address, "1");
-  const signed = await signAuthorization({
-    payer: buyer,
-    payTo,
-    value: PRICE,
-    asset: chain.usdc.address,
-    chainId: chain.chainId,
-    validBefore,
-  });
-  return { buyer, ...signed, body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: "eip155:84532" }) };
-}
+const payment = (validBefore?: bigint) => fundedPayment(chain, { payTo, value: PRICE, validBefore });
 
 async function rowFor(payer: string, nonce: string, until: (row: any) => boolean, timeoutMs = 20_000, tick?: () => Promise<void>) {
   const end = Date.now() + timeoutMs;

@@ -7,11 +7,11 @@
 import { createHash } from "node:crypto";
 import { parseUnits, type Address } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nonceOf, pay, replay, type Attempt, type ClientKind } from "./buyers.js";
-import type { TestChain } from "./chain.js";
+import { startTestChain, type TestChain } from "./chain.js";
 import { usesOf } from "./chain-facts.js";
-import type { TestFacilitator } from "./facilitator.js";
+import { startFacilitator, type TestFacilitator } from "./facilitator.js";
 import { PRICE, startV1Merchant, startV2Merchant, V1_NETWORK, V2_NETWORK, type Merchant } from "./merchant.js";
 
 export type ServerKind = "x402-express@1" | "@x402/express@2 paymentMiddleware" | "@x402/express@2 paymentMiddlewareFromConfig";
@@ -164,4 +164,22 @@ export function pairingSuite(pairing: Pairing, ctx: () => InteropContext) {
       }
     });
   });
+}
+
+/**
+ * A test file's worth of pairings: one chain and one facilitator (with API keys, one of them
+ * the merchants') shared by every pairing's suite.
+ */
+export function interopFile(apiKey: string, pairings: Pairing[]) {
+  let chain: TestChain;
+  let fac: TestFacilitator;
+  beforeAll(async () => {
+    chain = await startTestChain();
+    fac = await startFacilitator(chain, { API_KEYS: `other-key-abcdef,${apiKey}` });
+  });
+  afterAll(async () => {
+    await fac?.close();
+    await chain?.stop();
+  });
+  for (const p of pairings) pairingSuite(p, () => ({ chain, fac, apiKey }));
 }

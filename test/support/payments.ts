@@ -2,6 +2,7 @@
 // posts to /verify and /settle. Overrides let a test break exactly one thing.
 import { randomBytes } from "node:crypto";
 import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 export const TRANSFER_TYPES = {
   TransferWithAuthorization: [
@@ -147,4 +148,27 @@ export function v1Body(o: BodyOptions) {
       extra: o.extra ?? { name: "USDC", version: "2" },
     },
   };
+}
+
+/** What fundedPayment needs of a test chain. */
+interface PayableChain {
+  chainId: number;
+  usdc: { address: Address };
+  fund(to: Address, usdc: string): Promise<void>;
+}
+
+/** A fresh buyer holding `usdc`, and its signed v2 payment of `value` to `payTo` on Base Sepolia. */
+export async function fundedPayment(chain: PayableChain, o: { payTo: Address; value: bigint; usdc?: string; validBefore?: bigint }) {
+  const buyer = privateKeyToAccount(generatePrivateKey());
+  await chain.fund(buyer.address, o.usdc ?? "1");
+  const signed = await signAuthorization({
+    payer: buyer,
+    payTo: o.payTo,
+    value: o.value,
+    asset: chain.usdc.address,
+    chainId: chain.chainId,
+    validBefore: o.validBefore,
+  });
+  const body = v2Body({ ...signed, asset: chain.usdc.address, payTo: o.payTo, amount: o.value, network: "eip155:84532" });
+  return { buyer, ...signed, body };
 }
