@@ -4,6 +4,7 @@ import { domainSeparator, encodeFunctionData, parseAbi, parseSignature, toHex, t
 import { privateKeyToAccount } from "viem/accounts";
 import { ANVIL_KEYS, startAnvil, type AnvilInstance } from "../src/devnet/anvil.js";
 import { devnetClients } from "../src/devnet/contracts.js";
+import { TRANSFER_TYPES } from "./support/payments.js";
 import { MULTICALL3_ADDRESS, ensureMulticall3, multicall3Abi } from "../src/devnet/multicall3.js";
 import {
   BASE_SEPOLIA_USDC,
@@ -24,17 +25,6 @@ const BUYER_KEY = ANVIL_KEYS[2];
 const PAYEE = privateKeyToAccount(ANVIL_KEYS[3]).address;
 const WALLET_OWNER_KEY = ANVIL_KEYS[4];
 
-const transferTypes = {
-  TransferWithAuthorization: [
-    { name: "from", type: "address" },
-    { name: "to", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "validAfter", type: "uint256" },
-    { name: "validBefore", type: "uint256" },
-    { name: "nonce", type: "bytes32" },
-  ],
-} as const;
-
 let anvil: AnvilInstance;
 let usdc: UsdcDeployment;
 
@@ -53,7 +43,7 @@ async function signAuthorization(signerKey: Hex, from: Address, to: Address, val
   const message = { from, to, value, validAfter: 0n, validBefore: timestamp + 3600n, nonce: toHex(randomBytes(32)) };
   const signature = await privateKeyToAccount(signerKey).signTypedData({
     domain: { name: usdc.name, version: usdc.version, chainId: CHAIN_ID, verifyingContract: usdc.address },
-    types: transferTypes,
+    types: TRANSFER_TYPES,
     primaryType: "TransferWithAuthorization",
     message,
   });
