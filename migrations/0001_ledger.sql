@@ -50,9 +50,11 @@ CREATE INDEX IF NOT EXISTS settlements_open_idx    ON settlements (state, update
   WHERE state NOT IN ('confirmed', 'failed', 'rejected', 'expired', 'canceled');
 
 -- Every transaction the relayer signed for a settlement, stored before it is broadcast: any
--- of them (original or fee replacement) may be the one that gets mined.
+-- of them (original or fee replacement) may be the one that gets mined. A batched transaction
+-- (several authorizations through Multicall3) has one row per settlement it carries.
 CREATE TABLE IF NOT EXISTS settlement_txs (
-  hash            text PRIMARY KEY CHECK (hash ~ '^0x[0-9a-f]{64}$'),
+  id              bigserial    PRIMARY KEY,
+  hash            text         NOT NULL CHECK (hash ~ '^0x[0-9a-f]{64}$'),
   -- null for a filler: a 0-value self-transfer that keeps a relayer's nonces contiguous
   settlement_id   uuid         REFERENCES settlements (id),
   kind            text         NOT NULL DEFAULT 'transfer' CHECK (kind IN ('transfer', 'filler')),
@@ -65,6 +67,7 @@ CREATE TABLE IF NOT EXISTS settlement_txs (
   gas_limit       numeric(78,0) NOT NULL,
   created_at      timestamptz  NOT NULL DEFAULT now()
 );
+CREATE UNIQUE INDEX IF NOT EXISTS settlement_txs_hash_settlement_key ON settlement_txs (hash, settlement_id);
 CREATE INDEX IF NOT EXISTS settlement_txs_settlement_idx ON settlement_txs (settlement_id);
 CREATE INDEX IF NOT EXISTS settlement_txs_nonce_idx ON settlement_txs (chain_id, relayer_address, relayer_nonce);
 

@@ -22,6 +22,8 @@ export interface Config {
   settleMaxWaitMs: number;
   /** Path prefix of every endpoint, for installs behind a path-routing proxy. */
   basePath?: string;
+  /** Settlements that may share one transaction through Multicall3 (1: batching off). */
+  settleBatchMax: number;
   /** Api processes sharing the port in `api` mode (node:cluster). */
   apiProcesses: number;
   logLevel: string;
@@ -107,6 +109,7 @@ const baseSchema = z.object({
     .string()
     .regex(/^(\/[A-Za-z0-9._~-]+)+$/, "a path such as /facilitator (no trailing slash)")
     .optional(),
+  SETTLE_BATCH_MAX: z.coerce.number().int().min(1).max(100).default(1),
   API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   SETTLE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(85_000).default(80_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -208,6 +211,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     settleWaitMs: e.SETTLE_WAIT_MS,
     settleMaxWaitMs: Math.max(e.SETTLE_MAX_WAIT_MS, e.SETTLE_WAIT_MS),
     apiProcesses: e.API_PROCESSES,
+    settleBatchMax: e.SETTLE_BATCH_MAX,
     basePath: e.BASE_PATH,
     logLevel: e.LOG_LEVEL,
     relayerAddresses,

@@ -69,7 +69,8 @@ export const settlements = pgTable(
 );
 
 export const settlementTxs = pgTable("settlement_txs", {
-  hash: text("hash").primaryKey(),
+  id: bigserial("id", { mode: "bigint" }).primaryKey(),
+  hash: text("hash").notNull(),
   settlementId: uuid("settlement_id"),
   kind: text("kind").$type<"transfer" | "filler">().notNull().default("transfer"),
   chainId: integer("chain_id").notNull(),

@@ -25,19 +25,42 @@ export interface Transition {
   detail?: Record<string, unknown>;
 }
 
-async function applyTransition(tx: Tx, t: Transition): Promise<SettlementRow | undefined> {
+/** The compare-and-set itself; undefined when the row is no longer at (from, version). */
+async function compareAndSet(tx: Tx, t: Transition): Promise<SettlementRow | undefined> {
   const [row] = await tx
     .update(settlements)
     .set({ ...t.patch, state: t.to, version: sql`${settlements.version} + 1`, updatedAt: new Date() })
     .where(and(eq(settlements.id, t.id), eq(settlements.state, t.from), eq(settlements.version, t.version)))
     .returning();
-  if (!row) return undefined;
-  await tx
-    .insert(settlementEvents)
-    .values({ settlementId: t.id, fromState: t.from, toState: t.to, version: row.version, txHash: t.txHash, detail: t.detail });
-  await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${t.id})`);
   return row;
 }
+
+/** The event row and the wake-up for waiters (delivered at commit). */
+async function recordEvent(tx: Tx, t: Transition, version: number): Promise<void> {
+  await tx
+    .insert(settlementEvents)
+    .values({ settlementId: t.id, fromState: t.from, toState: t.to, version, txHash: t.txHash, detail: t.detail });
+  await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${t.id})`);
+}
+
+async function applyTransition(tx: Tx, t: Transition): Promise<SettlementRow | undefined> {
+  const row = await compareAndSet(tx, t);
+  if (row) await recordEvent(tx, t, row.version);
+  return row;
+}
+
+const txValues = (signed: SignedTx, settlementId: string, relayer: { chainId: number; address: string; nonce: bigint }) => ({
+  hash: signed.hash,
+  settlementId,
+  kind: "transfer" as const,
+  chainId: relayer.chainId,
+  relayerAddress: relayer.address,
+  relayerNonce: relayer.nonce,
+  rawTx: signed.raw,
+  maxFeePerGas: signed.maxFeePerGas.toString(),
+  maxPriorityFeePerGas: signed.maxPriorityFeePerGas.toString(),
+  gasLimit: signed.gas.toString(),
+});
 
 export interface SignedTx {
   hash: string;
@@ -100,13 +123,14 @@ export function createSettlementsRepo(db: Db) {
     /**
      * Allocates the relayer's next nonce, signs with it and stores the signed transaction, all in
      * one database transaction: a nonce is never used without its raw tx being on record, and is
-     * never handed out twice. Returns undefined (and allocates nothing) if the row moved on.
+     * never handed out twice. The first member leads: if it moved on, nothing is allocated. Other
+     * members (a batch) that moved on are left out, and `sign` is told who is in.
      */
     async allocateSignAndStore(
-      t: Omit<Transition, "to" | "txHash">,
+      members: Omit<Transition, "to" | "txHash">[],
       relayer: { chainId: number; address: string; owner: string },
-      sign: (nonce: bigint) => Promise<SignedTx>,
-    ): Promise<{ row: SettlementRow; tx: SignedTx; nonce: bigint } | undefined> {
+      sign: (nonce: bigint, ids: string[]) => Promise<SignedTx>,
+    ): Promise<{ rows: SettlementRow[]; tx: SignedTx; nonce: bigint } | undefined> {
       return guardDb("sign", () =>
         db.transaction(async (tx) => {
           const address = relayer.address.toLowerCase();
@@ -114,36 +138,42 @@ export function createSettlementsRepo(db: Db) {
           const lane = await lockLane(tx, relayer.chainId, address, relayer.owner);
           if (!lane) return undefined;
           const nonce = lane.nextNonce;
-          const signed = await sign(nonce);
-          const row = await applyTransition(tx, {
-            ...t,
-            to: "signed",
-            patch: { ...t.patch, relayerAddress: address, relayerNonce: nonce, latestTx: signed.hash },
-            txHash: signed.hash,
-            detail: { relayerNonce: nonce.toString(), maxFeePerGas: signed.maxFeePerGas.toString(), gas: signed.gas.toString() },
-          });
-          if (!row) {
-            // Rolling back releases the nonce: nothing signed with it is stored or sent.
-            tx.rollback();
-            return undefined;
+          const moved: { t: Transition; row: SettlementRow }[] = [];
+          for (const [i, m] of members.entries()) {
+            const t: Transition = { ...m, to: "signed", patch: { ...m.patch, relayerAddress: address, relayerNonce: nonce } };
+            const row = await compareAndSet(tx, t);
+            if (row) moved.push({ t, row });
+            else if (i === 0) tx.rollback(); // releases the nonce: nothing signed with it is stored or sent
           }
-          await tx.insert(settlementTxs).values({
-            hash: signed.hash,
-            settlementId: t.id,
-            kind: "transfer",
-            chainId: relayer.chainId,
-            relayerAddress: address,
-            relayerNonce: nonce,
-            rawTx: signed.raw,
-            maxFeePerGas: signed.maxFeePerGas.toString(),
-            maxPriorityFeePerGas: signed.maxPriorityFeePerGas.toString(),
-            gasLimit: signed.gas.toString(),
-          });
+          const signed = await sign(
+            nonce,
+            moved.map((m) => m.row.id),
+          );
+          const rows: SettlementRow[] = [];
+          for (const { t, row } of moved) {
+            const [withTx] = await tx.update(settlements).set({ latestTx: signed.hash }).where(eq(settlements.id, row.id)).returning();
+            await recordEvent(
+              tx,
+              {
+                ...t,
+                txHash: signed.hash,
+                detail: {
+                  relayerNonce: nonce.toString(),
+                  maxFeePerGas: signed.maxFeePerGas.toString(),
+                  gas: signed.gas.toString(),
+                  batch: moved.length > 1 ? moved.length : undefined,
+                },
+              },
+              row.version,
+            );
+            await tx.insert(settlementTxs).values(txValues(signed, row.id, { chainId: relayer.chainId, address, nonce }));
+            rows.push(withTx!);
+          }
           await tx
             .update(relayerNonces)
             .set({ nextNonce: nonce + 1n, updatedAt: new Date() })
             .where(and(eq(relayerNonces.chainId, relayer.chainId), eq(relayerNonces.address, address)));
-          return { row, tx: signed, nonce };
+          return { rows, tx: signed, nonce };
         }),
       ).catch((err: unknown) => {
         if (err instanceof TransactionRollbackError) return undefined;
@@ -152,43 +182,73 @@ export function createSettlementsRepo(db: Db) {
     },
 
     /**
-     * Records a fee replacement (same nonce, higher fees) before it is broadcast: any of the
-     * stored hashes may be the one that gets mined. Undefined when the row moved on or the
-     * lease is gone.
+     * Records a fee replacement (same nonce, higher fees) before it is broadcast, for every
+     * settlement the replaced transaction carried: any of the stored hashes may be the one that
+     * gets mined. Undefined (nothing stored) when one of them moved on or the lease is gone.
      */
     async storeReplacement(
-      row: SettlementRow,
+      rows: SettlementRow[],
       relayer: { chainId: number; owner: string },
       signed: SignedTx,
       detail: Record<string, unknown>,
-    ): Promise<SettlementRow | undefined> {
+    ): Promise<SettlementRow[] | undefined> {
+      const lead = rows[0]!;
       return guardDb("replace", () =>
         db.transaction(async (tx) => {
-          if (!(await lockLane(tx, relayer.chainId, row.relayerAddress!, relayer.owner))) return undefined;
-          const next = await applyTransition(tx, {
-            id: row.id,
-            from: row.state,
-            version: row.version,
-            to: row.state,
-            patch: { latestTx: signed.hash },
-            txHash: signed.hash,
-            detail,
-          });
-          if (!next) return undefined;
-          await tx.insert(settlementTxs).values({
-            hash: signed.hash,
-            settlementId: row.id,
-            kind: "transfer",
-            chainId: relayer.chainId,
-            relayerAddress: row.relayerAddress!,
-            relayerNonce: row.relayerNonce!,
-            rawTx: signed.raw,
-            maxFeePerGas: signed.maxFeePerGas.toString(),
-            maxPriorityFeePerGas: signed.maxPriorityFeePerGas.toString(),
-            gasLimit: signed.gas.toString(),
-          });
+          if (!(await lockLane(tx, relayer.chainId, lead.relayerAddress!, relayer.owner))) return undefined;
+          const next: SettlementRow[] = [];
+          for (const row of rows) {
+            const moved = await applyTransition(tx, {
+              id: row.id,
+              from: row.state,
+              version: row.version,
+              to: row.state,
+              patch: { latestTx: signed.hash },
+              txHash: signed.hash,
+              detail,
+            });
+            if (!moved) tx.rollback();
+            await tx
+              .insert(settlementTxs)
+              .values(txValues(signed, row.id, { chainId: relayer.chainId, address: row.relayerAddress!, nonce: row.relayerNonce! }));
+            next.push(moved!);
+          }
           return next;
         }),
+      ).catch((err: unknown) => {
+        if (err instanceof TransactionRollbackError) return undefined;
+        throw err;
+      });
+    },
+
+    /** Settlements carried by the transaction `hash`, as they are now. */
+    async carriedBy(hash: string): Promise<SettlementRow[]> {
+      return guardDb("carried by", () =>
+        db
+          .select()
+          .from(settlements)
+          .where(
+            sql`${settlements.id} in (select ${settlementTxs.settlementId} from ${settlementTxs} where ${settlementTxs.hash} = ${hash})`,
+          )
+          .orderBy(settlements.createdAt),
+      );
+    },
+
+    /** Claimed rows of a chain waiting to be sent, oldest first: candidates to share a batch. */
+    async batchCandidates(chainId: number, excludeId: string, limit: number): Promise<SettlementRow[]> {
+      return guardDb("batch candidates", () =>
+        db
+          .select()
+          .from(settlements)
+          .where(
+            and(
+              eq(settlements.chainId, chainId),
+              sql`${settlements.state} in ('received','queued')`,
+              sql`${settlements.id} <> ${excludeId}`,
+            ),
+          )
+          .orderBy(settlements.createdAt)
+          .limit(limit),
       );
     },
 

@@ -65,6 +65,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     clockFor: (chainId) => clocks.get(chainId)!,
     logger,
     faultPoint: config.faultPoint,
+    batchMax: config.settleBatchMax,
     stopping: () => stopping,
     receiptTimeoutMs: opts.receiptTimeoutMs,
   });

@@ -7,7 +7,15 @@ import { BaseError, encodeFunctionData, keccak256, parseAbi, type Hex, type Publ
 import type { EnabledNetwork } from "../config/config.js";
 import { TERMINAL_STATES } from "../db/schema.js";
 import type { SettlementRow, SettlementsRepo, SettlementTxRow } from "../db/settlements-repo.js";
-import { isRevert, MULTICALL3, readAuthorizationState, readPayerCode, readPaymentState, transferCalldata } from "../evm/payment-reads.js";
+import {
+  isRevert,
+  MULTICALL3,
+  readAuthorizationState,
+  readPayerCode,
+  readPaymentState,
+  readSimulation,
+  transferCalldata,
+} from "../evm/payment-reads.js";
 import { paymentInLogs } from "../evm/payment-logs.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
 import { VALID_BEFORE_MARGIN_S } from "../verify/checks.js";
@@ -29,11 +37,19 @@ export interface SettlerDeps {
   clockFor(chainId: number): BlockClock;
   logger: Logger;
   faultPoint?: string;
+  /** Up to this many claimed settlements share one transaction through Multicall3 (1: off). */
+  batchMax?: number;
   /** True once the worker is shutting down: waiting loops end (everything is already stored). */
   stopping?: () => boolean;
   /** Longest a job waits for a receipt before leaving the row to the reconciler. */
   receiptTimeoutMs?: number;
 }
+
+const aggregate3Abi = parseAbi([
+  "struct Call3 { address target; bool allowFailure; bytes callData; }",
+  "struct Result { bool success; bytes returnData; }",
+  "function aggregate3(Call3[] calls) payable returns (Result[])",
+]);
 
 const aggregateAbi = parseAbi([
   "struct Call { address target; bytes callData; }",
@@ -121,6 +137,44 @@ export function createSettler(deps: SettlerDeps) {
     return fees;
   }
 
+  /**
+   * One transaction for several settlements: each transfer is its own Multicall3 call that may
+   * fail alone, so one bad authorization never sinks the others; each settlement then reads its
+   * own outcome from the receipt's logs.
+   */
+  function batchCall(rows: SettlementRow[]): { to: Hex; data: Hex } {
+    const calls = rows.map((r) => ({
+      target: r.asset as Hex,
+      allowFailure: true,
+      callData: transferCalldata(authOf(r), classifySignature(r.signature as Hex).inner),
+    }));
+    return { to: MULTICALL3, data: encodeFunctionData({ abi: aggregate3Abi, functionName: "aggregate3", args: [calls] }) };
+  }
+
+  const callFor = (rows: SettlementRow[], lone: { to: Hex; data: Hex }) => (rows.length === 1 ? lone : batchCall(rows));
+
+  /** Other claimed settlements that would go through right now, to share this transaction. */
+  async function batchCompanions(row: SettlementRow, client: PublicClient, headTime: bigint): Promise<SettlementRow[]> {
+    const batchMax = deps.batchMax ?? 1;
+    if (batchMax <= 1) return [];
+    const candidates = (await repo.batchCandidates(row.chainId, row.id, batchMax - 1)).filter(
+      (c) => BigInt(c.validBefore) >= headTime + VALID_BEFORE_MARGIN_S && !classifySignature(c.signature as Hex).deployment,
+    );
+    const checks = await Promise.all(
+      candidates.map((c) =>
+        readSimulation(client, {
+          asset: c.asset as Hex,
+          auth: authOf(c),
+          signature: classifySignature(c.signature as Hex),
+          assetKnownDeployed: true,
+          payerCodeKnown: true,
+          blockTag: "pending",
+        }),
+      ),
+    );
+    return candidates.filter((_, i) => checks[i]!.simulation.ok);
+  }
+
   async function prepareAndSign(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
     fault("before_sign");
     logger.debug({ settlementId: row.id }, "preparing");
@@ -146,16 +200,35 @@ export function createSettler(deps: SettlerDeps) {
       if (!isRevert(err)) throw err;
       return refusal(row, client, signature, searchFromBlock);
     }
+    let members = [row];
+    const companions = signature.deployment ? [] : await batchCompanions(row, client, head.timestamp);
+    if (companions.length) {
+      try {
+        gas = await client.estimateGas({ account: relayer.address, ...batchCall([row, ...companions]), blockTag: "pending" });
+        members = [row, ...companions];
+      } catch (err) {
+        if (!isRevert(err)) throw err;
+        // The batch as a whole would not go through: send this one alone, the others by themselves.
+      }
+    }
     const fees = initialFees(await marketFees(net.chainId, client), net.maxFeePerGas);
     const signed = await repo.allocateSignAndStore(
-      { id: row.id, from: row.state, version: row.version, patch: { searchFromBlock } },
+      members.map((m) => ({
+        id: m.id,
+        from: m.state,
+        version: m.version,
+        patch: { searchFromBlock: m.searchFromBlock ?? searchFromBlock },
+      })),
       { chainId: net.chainId, address: relayer.address, owner: deps.owner },
-      async (nonce) => {
+      async (nonce, ids) => {
         const request = {
           chainId: net.chainId,
           type: "eip1559" as const,
           nonce: Number(nonce),
-          ...call,
+          ...callFor(
+            members.filter((m) => ids.includes(m.id)),
+            call,
+          ),
           // Headroom over the estimate: a 1271 wallet's check may cost more at inclusion time.
           gas: (gas * 5n) / 4n + 10_000n,
           maxFeePerGas: fees.maxFeePerGas,
@@ -172,9 +245,18 @@ export function createSettler(deps: SettlerDeps) {
       },
     );
     if (!signed) return undefined;
-    logger.info({ settlementId: row.id, relayer: relayer.address, relayerNonce: signed.nonce.toString(), tx: signed.tx.hash }, "signed");
+    logger.info(
+      {
+        settlementId: row.id,
+        relayer: relayer.address,
+        relayerNonce: signed.nonce.toString(),
+        tx: signed.tx.hash,
+        batch: signed.rows.length,
+      },
+      "signed",
+    );
     fault("after_signed_commit");
-    return signed.row;
+    return signed.rows[0];
   }
 
   async function broadcast(row: SettlementRow, client: PublicClient) {
@@ -206,6 +288,24 @@ export function createSettler(deps: SettlerDeps) {
   async function settleReceipt(row: SettlementRow, client: PublicClient, receipt: TransactionReceipt) {
     if (receipt.status === "success" && paymentInLogs(receipt.logs, expectedPayment(row)))
       return markMined({ repo, logger }, row, receipt, true);
+    // A mined batch whose call for this settlement failed alone: unless the authorization got
+    // spent elsewhere, it simply goes back in line (its nonce is used by the batch, nothing lost).
+    if (
+      receipt.status === "success" &&
+      receipt.to?.toLowerCase() === MULTICALL3.toLowerCase() &&
+      (await repo.carriedBy(receipt.transactionHash)).length > 1
+    ) {
+      return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
+        repo.transition({
+          id: row.id,
+          from: row.state,
+          version: row.version,
+          to: "queued",
+          patch: { relayerAddress: null, relayerNonce: null, latestTx: null },
+          detail: { leftOutOf: receipt.transactionHash },
+        }),
+      );
+    }
     // Reverted: most often someone else spent the authorization first (or the payer canceled).
     return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
       markEnded({ repo, logger }, row, "failed", Reason.transactionFailed, `transaction ${receipt.transactionHash} reverted`),
@@ -225,7 +325,10 @@ export function createSettler(deps: SettlerDeps) {
       );
       return undefined;
     }
-    const call = settlementCall(row, await effectiveSignature(row, client));
+    // A batch is replaced as a whole: every settlement it carries moves to the new hash.
+    const carried = await repo.carriedBy(latest.hash);
+    if (carried.some((r) => r.state !== "submitted")) return undefined;
+    const call = callFor(carried, settlementCall(row, await effectiveSignature(row, client)));
     const request = {
       chainId: net.chainId,
       type: "eip1559" as const,
@@ -236,11 +339,12 @@ export function createSettler(deps: SettlerDeps) {
     };
     const raw = await account.signTransaction(request);
     const signed = { hash: keccak256(raw), raw, gas: request.gas, ...fees };
-    const next = await repo.storeReplacement(row, { chainId: net.chainId, owner: deps.owner }, signed, {
+    const replaced = await repo.storeReplacement(carried, { chainId: net.chainId, owner: deps.owner }, signed, {
       replaces: latest.hash,
       maxFeePerGas: fees.maxFeePerGas.toString(),
       maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString(),
     });
+    const next = replaced?.find((r) => r.id === row.id);
     if (!next) return undefined;
     logger.info(
       { settlementId: row.id, replaces: latest.hash, tx: signed.hash, maxFeePerGas: fees.maxFeePerGas.toString() },
