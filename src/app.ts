@@ -53,9 +53,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
   installErrorHandler(app);
-  app.addHook("onResponse", async (req, reply) => {
-    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
-  });
+  // Only hooked in when it would print: an extra async hook per request costs at full load.
+  if (deps.logger.isLevelEnabled("debug")) {
+    app.addHook("onResponse", async (req, reply) => {
+      req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+    });
+  }
 
   const auth = deps.apiKeys.length ? requireKey(createKeyRing(deps.apiKeys), "x402-facilitator") : undefined;
   const api = async (scope: FastifyInstance) => {
