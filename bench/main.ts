@@ -74,7 +74,8 @@ async function main() {
     procs.push(worker);
     // BENCH_CPU_PROFILE=dir writes the api's V8 CPU profile there when it stops.
     const profile = env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : [];
-    const api = startProcess(["src/main.ts", "api"], ourEnv([ANVIL_KEYS[0]]), profile);
+    const nodeFlags = (env.BENCH_API_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+    const api = startProcess(["src/main.ts", "api"], ourEnv([ANVIL_KEYS[0]]), [...nodeFlags, ...profile]);
     procs.push(api);
     await waitForHttp(`${oursUrl}/healthz`);
 

@@ -40,17 +40,43 @@ export async function guardDb<T>(what: string, run: () => Promise<T>): Promise<T
   }
 }
 
+/** Coalesces calls made in one event-loop turn into one call of `run` over all their inputs. */
+export function batchLookups<K, V>(run: (keys: K[]) => Promise<V[]>): (key: K) => Promise<V> {
+  let pending: { key: K; resolve(v: V): void; reject(e: unknown): void }[] = [];
+  return (key) =>
+    new Promise<V>((resolve, reject) => {
+      if (pending.push({ key, resolve, reject }) > 1) return;
+      setImmediate(() => {
+        const batch = pending;
+        pending = [];
+        run(batch.map((p) => p.key)).then(
+          (values) => batch.forEach((p, i) => p.resolve(values[i]!)),
+          (err: unknown) => batch.forEach((p) => p.reject(err)),
+        );
+      });
+    });
+}
+
 export function createLedger(db: Db, sql: Sql) {
   return {
-    /** On every verify: a prepared statement on the unique key, without a query builder in the way. */
-    async isClaimed(key: AuthorizationKey): Promise<boolean> {
+    /**
+     * On every verify. Lookups made in the same event-loop turn go to Postgres as one query on
+     * the unique key, so a burst of verifies costs one round trip and one statement.
+     */
+    isClaimed: batchLookups<AuthorizationKey, boolean>(async (keys) => {
+      // int4[] (oid 1007) and text[] (oid 1009), one element per lookup, numbered by ordinality.
       const rows = await guardDb(
         "ledger lookup",
-        () =>
-          sql`select 1 from settlements where chain_id = ${key.chainId} and asset = ${key.asset} and payer = ${key.payer} and nonce = ${key.nonce} limit 1`,
+        () => sql<{ k: number }[]>`
+          select k.i as k from settlements s
+          join unnest(${sql.array(keys.map((x) => x.chainId), 1007)}, ${sql.array(keys.map((x) => x.asset), 1009)},
+                      ${sql.array(keys.map((x) => x.payer), 1009)}, ${sql.array(keys.map((x) => x.nonce), 1009)})
+               with ordinality as k(chain_id, asset, payer, nonce, i)
+            on s.chain_id = k.chain_id and s.asset = k.asset and s.payer = k.payer and s.nonce = k.nonce`,
       );
-      return rows.length > 0;
-    },
+      const found = new Set(rows.map((r) => Number(r.k) - 1));
+      return keys.map((_, i) => found.has(i));
+    }),
 
     /** Relayer addresses the worker registered, for /supported when none are configured. */
     async relayerAddresses(): Promise<string[]> {
