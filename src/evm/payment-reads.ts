@@ -18,7 +18,8 @@ import { erc1271Abi, ERC1271_MAGIC, fiatTokenAbi } from "./fiat-token-abi.js";
 import type { ClassifiedSignature } from "./signature.js";
 
 export const MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11" as const;
-const multicallAbi = parseAbi([
+/** Multicall3 tryAggregate: deploy-then-transfer for counterfactual wallets, simulated and sent. */
+export const multicallAbi = parseAbi([
   "struct Call { address target; bytes callData; }",
   "struct Result { bool success; bytes returnData; }",
   "function tryAggregate(bool requireSuccess, Call[] calls) returns (Result[])",

@@ -30,3 +30,16 @@ export function replacementFees(previous: Fees, market: Fees, cap: bigint): Fees
   if (minTip > maxFeePerGas) return undefined;
   return { maxFeePerGas, maxPriorityFeePerGas: tip > maxFeePerGas ? maxFeePerGas : tip };
 }
+
+/** The market's fees, asked once a second per chain rather than once per settlement. */
+export function createFeeCache(ttlMs = 1_000) {
+  const cache = new Map<number, { at: number; fees: Promise<Fees> }>();
+  return function marketFees(chainId: number, client: { estimateFeesPerGas(): Promise<Fees> }): Promise<Fees> {
+    const hit = cache.get(chainId);
+    if (hit && Date.now() - hit.at < ttlMs) return hit.fees;
+    const fees = client.estimateFeesPerGas();
+    cache.set(chainId, { at: Date.now(), fees });
+    fees.catch(() => cache.delete(chainId));
+    return fees;
+  };
+}

@@ -3,25 +3,18 @@
 // or after a crash at any point. Write-ahead: the signed transaction is committed before it
 // is broadcast, so every hash that can land on chain is on record.
 import type { Logger } from "pino";
-import { BaseError, encodeFunctionData, keccak256, parseAbi, type Hex, type PublicClient, type TransactionReceipt } from "viem";
+import { BaseError, keccak256, type Hex, type PublicClient, type TransactionReceipt } from "viem";
 import type { EnabledNetwork } from "../config/config.js";
 import { TERMINAL_STATES } from "../db/schema.js";
 import type { SettlementRow, SettlementsRepo, SettlementTxRow } from "../db/settlements-repo.js";
-import {
-  isRevert,
-  MULTICALL3,
-  readAuthorizationState,
-  readPayerCode,
-  readPaymentState,
-  readSimulation,
-  transferCalldata,
-} from "../evm/payment-reads.js";
+import { isRevert, MULTICALL3, readAuthorizationState, readPayerCode, readPaymentState, readSimulation } from "../evm/payment-reads.js";
 import { paymentInLogs } from "../evm/payment-logs.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
 import { VALID_BEFORE_MARGIN_S } from "../verify/checks.js";
 import { Reason } from "../x402/reasons.js";
 import type { BlockClock } from "./block-clock.js";
-import { initialFees, replacementFees, type Fees } from "./fees.js";
+import { authOf, batchCall, callFor, settlementCall } from "./calls.js";
+import { createFeeCache, initialFees, replacementFees } from "./fees.js";
 import { expectedPayment, LOG_LOOKBACK_BLOCKS, markEnded, markMined, resolveSpentAuthorization } from "./outcome.js";
 import type { RelayerPool } from "./relayer-pool.js";
 
@@ -45,18 +38,6 @@ export interface SettlerDeps {
   receiptTimeoutMs?: number;
 }
 
-const aggregate3Abi = parseAbi([
-  "struct Call3 { address target; bool allowFailure; bytes callData; }",
-  "struct Result { bool success; bytes returnData; }",
-  "function aggregate3(Call3[] calls) payable returns (Result[])",
-]);
-
-const aggregateAbi = parseAbi([
-  "struct Call { address target; bytes callData; }",
-  "struct Result { bool success; bytes returnData; }",
-  "function tryAggregate(bool requireSuccess, Call[] calls) returns (Result[])",
-]);
-
 /** Node answers that mean the transaction is already in its pool or already mined. */
 export const ALREADY_SENT = /already known|known transaction|nonce too low|already imported|transaction already exists/i;
 
@@ -64,6 +45,7 @@ export function createSettler(deps: SettlerDeps) {
   const { repo, logger } = deps;
   const networks = new Map(deps.networks.map((n) => [n.chainId, n]));
   const receiptTimeoutMs = deps.receiptTimeoutMs ?? 60_000;
+  const marketFees = createFeeCache();
 
   const fault = (point: string) => {
     if (deps.faultPoint === point) {
@@ -71,26 +53,6 @@ export function createSettler(deps: SettlerDeps) {
       process.kill(process.pid, "SIGKILL");
     }
   };
-
-  const authOf = (row: SettlementRow) => ({
-    from: row.payer as Hex,
-    to: row.payTo as Hex,
-    value: row.value,
-    validAfter: row.validAfter,
-    validBefore: row.validBefore,
-    nonce: row.nonce as Hex,
-  });
-
-  /** The call the relayer makes: the transfer, or deploy-then-transfer for a counterfactual wallet. */
-  function settlementCall(row: SettlementRow, sig: ClassifiedSignature): { to: Hex; data: Hex } {
-    const transfer = transferCalldata(authOf(row), sig.inner);
-    if (!sig.deployment) return { to: row.asset as Hex, data: transfer };
-    const calls = [
-      { target: sig.deployment.factory, callData: sig.deployment.calldata },
-      { target: row.asset as Hex, callData: transfer },
-    ];
-    return { to: MULTICALL3, data: encodeFunctionData({ abi: aggregateAbi, functionName: "tryAggregate", args: [true, calls] }) };
-  }
 
   /** The ERC-6492 deployment is kept only while the payer's wallet does not exist yet. */
   async function effectiveSignature(row: SettlementRow, client: PublicClient): Promise<ClassifiedSignature> {
@@ -125,33 +87,6 @@ export function createSettler(deps: SettlerDeps) {
           : Reason.simulationFailed;
     return markEnded({ repo, logger }, row, "failed", reason, state.simulation.message);
   }
-
-  /** The market's fees, asked once a second per chain rather than once per settlement. */
-  const feeCache = new Map<number, { at: number; fees: Promise<Fees> }>();
-  function marketFees(chainId: number, client: PublicClient): Promise<Fees> {
-    const hit = feeCache.get(chainId);
-    if (hit && Date.now() - hit.at < 1_000) return hit.fees;
-    const fees = client.estimateFeesPerGas();
-    feeCache.set(chainId, { at: Date.now(), fees });
-    fees.catch(() => feeCache.delete(chainId));
-    return fees;
-  }
-
-  /**
-   * One transaction for several settlements: each transfer is its own Multicall3 call that may
-   * fail alone, so one bad authorization never sinks the others; each settlement then reads its
-   * own outcome from the receipt's logs.
-   */
-  function batchCall(rows: SettlementRow[]): { to: Hex; data: Hex } {
-    const calls = rows.map((r) => ({
-      target: r.asset as Hex,
-      allowFailure: true,
-      callData: transferCalldata(authOf(r), classifySignature(r.signature as Hex).inner),
-    }));
-    return { to: MULTICALL3, data: encodeFunctionData({ abi: aggregate3Abi, functionName: "aggregate3", args: [calls] }) };
-  }
-
-  const callFor = (rows: SettlementRow[], lone: { to: Hex; data: Hex }) => (rows.length === 1 ? lone : batchCall(rows));
 
   /** Other claimed settlements that would go through right now, to share this transaction. */
   async function batchCompanions(row: SettlementRow, client: PublicClient, headTime: bigint): Promise<SettlementRow[]> {
