@@ -2,61 +2,61 @@
 // one's outcome is read from its own logs, so one failing authorization never sinks the others.
 import { parseUnits } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { MULTICALL3_ADDRESS } from "../src/devnet/multicall3.js";
-import { startTestChain, type TestChain } from "./support/chain.js";
 import { relayerNonce, usesOf } from "./support/chain-facts.js";
-import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
+import { startFacilitator } from "./support/facilitator.js";
+import { useLab } from "./support/lab.js";
 import { fundedPayment, signAuthorization, v2Body } from "./support/payments.js";
 
-let chain: TestChain;
-let fac: TestFacilitator | undefined;
 const relayer = privateKeyToAccount(ANVIL_KEYS[0]).address;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
 const PRICE = 20_000n;
 
-beforeAll(async () => {
-  chain = await startTestChain();
-});
-afterEach(async () => {
-  await fac?.close();
-  fac = undefined;
-});
-afterAll(async () => chain?.stop());
+const lab = useLab();
 
 /** Claimed by the api while no worker runs, so the worker later finds them all waiting. */
 async function claimAll(bodies: unknown[]) {
-  fac = await startFacilitator(chain, { SETTLE_BATCH_MAX: "10", SETTLE_WAIT_MS: "200", SETTLE_MAX_WAIT_MS: "200" }, { worker: false });
-  for (const b of bodies) expect((await fac.settle(b)).json).toMatchObject({ errorReason: "settlement_pending" });
+  lab.fac = await startFacilitator(
+    lab.chain,
+    { SETTLE_BATCH_MAX: "10", SETTLE_WAIT_MS: "200", SETTLE_MAX_WAIT_MS: "200" },
+    { worker: false },
+  );
+  for (const b of bodies) expect((await lab.fac.settle(b)).json).toMatchObject({ errorReason: "settlement_pending" });
 }
 
 async function rowsUntil(ok: (rows: any[]) => boolean, timeoutMs = 20_000) {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const rows = (await fac!.admin("/settlements?limit=100")).json.items;
+    const rows = (await lab.fac!.admin("/settlements?limit=100")).json.items;
     if (ok(rows) || Date.now() > end) return rows;
     await new Promise((r) => setTimeout(r, 150));
   }
 }
 
 it("several authorizations settle in one Multicall3 transaction, each proven by its own logs", async () => {
-  const payments = await Promise.all(Array.from({ length: 5 }, () => fundedPayment(chain, { payTo, value: PRICE })));
+  const payments = await Promise.all(Array.from({ length: 5 }, () => fundedPayment(lab.chain, { payTo, value: PRICE })));
   await claimAll(payments.map((p) => p.body));
-  const nonceBefore = await relayerNonce(chain, relayer);
-  await fac!.startWorker();
+  const nonceBefore = await relayerNonce(lab.chain, relayer);
+  await lab.fac!.startWorker();
   const rows = await rowsUntil((r) => r.length === 5 && r.every((x: { state: string }) => x.state === "confirmed"));
   expect(rows.map((r: { state: string }) => r.state)).toEqual(Array(5).fill("confirmed"));
   const hashes = new Set(rows.map((r: { transaction: string }) => r.transaction));
   expect(hashes.size).toBe(1);
   const [hash] = [...hashes] as `0x${string}`[];
-  const tx = await chain.client.getTransaction({ hash: hash! });
+  const tx = await lab.chain.client.getTransaction({ hash: hash! });
   expect(tx.to?.toLowerCase()).toBe(MULTICALL3_ADDRESS.toLowerCase());
-  expect(await relayerNonce(chain, relayer)).toBe(nonceBefore + 1);
+  expect(await relayerNonce(lab.chain, relayer)).toBe(nonceBefore + 1);
   for (const p of payments) {
-    expect(await usesOf(chain, p.buyer.address, p.authorization.nonce)).toEqual([hash]);
-    expect(await chain.balanceOf(p.buyer.address)).toBe(parseUnits("1", 6) - PRICE);
-    expect((await fac!.settle(p.body)).json).toEqual({ success: true, payer: p.buyer.address, transaction: hash, network: "eip155:84532" });
+    expect(await usesOf(lab.chain, p.buyer.address, p.authorization.nonce)).toEqual([hash]);
+    expect(await lab.chain.balanceOf(p.buyer.address)).toBe(parseUnits("1", 6) - PRICE);
+    expect((await lab.fac!.settle(p.body)).json).toEqual({
+      success: true,
+      payer: p.buyer.address,
+      transaction: hash,
+      network: "eip155:84532",
+    });
   }
 });
 
@@ -64,17 +64,17 @@ it("one authorization failing inside the batch leaves the others paid and is jud
   // Two authorizations of one payer that can afford only one: each simulates fine alone, the
   // batch goes through, and the second transfer fails inside it.
   const payer = privateKeyToAccount(generatePrivateKey());
-  await chain.fund(payer.address, "1");
+  await lab.chain.fund(payer.address, "1");
   const big = parseUnits("0.6", 6);
   const doubled = await Promise.all(
     [0, 1].map(async () => {
-      const signed = await signAuthorization({ payer, payTo, value: big, asset: chain.usdc.address, chainId: chain.chainId });
-      return { ...signed, body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: big, network: "eip155:84532" }) };
+      const signed = await signAuthorization({ payer, payTo, value: big, asset: lab.chain.usdc.address, chainId: lab.chain.chainId });
+      return { ...signed, body: v2Body({ ...signed, asset: lab.chain.usdc.address, payTo, amount: big, network: "eip155:84532" }) };
     }),
   );
-  const others = await Promise.all([0, 1].map(() => fundedPayment(chain, { payTo, value: PRICE })));
+  const others = await Promise.all([0, 1].map(() => fundedPayment(lab.chain, { payTo, value: PRICE })));
   await claimAll([...doubled.map((d) => d.body), ...others.map((o) => o.body)]);
-  await fac!.startWorker();
+  await lab.fac!.startWorker();
   const rows = await rowsUntil((r) => r.length === 4 && r.every((x: { state: string }) => ["confirmed", "failed"].includes(x.state)));
   const byNonce = new Map(rows.map((r: { nonce: string }) => [r.nonce, r]));
   const doubledRows = doubled.map((d) => byNonce.get(d.authorization.nonce.toLowerCase()) as any);
@@ -83,7 +83,7 @@ it("one authorization failing inside the batch leaves the others paid and is jud
   expect(paidOnce).toHaveLength(1);
   expect(refused).toHaveLength(1);
   expect(refused[0]).toMatchObject({ errorReason: "invalid_exact_evm_insufficient_balance" });
-  const history = (await fac!.admin(`/settlements/${refused[0].id}`)).json.events;
+  const history = (await lab.fac!.admin(`/settlements/${refused[0].id}`)).json.events;
   expect(
     history.some(
       (e: { from: string; to: string; detail?: { leftOutOf?: string } }) =>
@@ -91,6 +91,6 @@ it("one authorization failing inside the batch leaves the others paid and is jud
     ),
   ).toBe(true);
   for (const o of others) expect((byNonce.get(o.authorization.nonce.toLowerCase()) as any).state).toBe("confirmed");
-  expect(await chain.balanceOf(payer.address)).toBe(parseUnits("1", 6) - big);
-  for (const d of doubled) expect((await usesOf(chain, payer.address, d.authorization.nonce)).length).toBeLessThanOrEqual(1);
+  expect(await lab.chain.balanceOf(payer.address)).toBe(parseUnits("1", 6) - big);
+  for (const d of doubled) expect((await usesOf(lab.chain, payer.address, d.authorization.nonce)).length).toBeLessThanOrEqual(1);
 });

@@ -3,45 +3,35 @@
 // or Postgres is gone.
 import { encodeFunctionData, parseSignature, parseUnits, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { sendTx } from "../src/devnet/contracts.js";
 import { fiatTokenAbi } from "../src/devnet/usdc.js";
 import { startTestApi } from "./support/api.js";
-import { startTestChain, type TestChain } from "./support/chain.js";
 import { relayerNonce, usesOf } from "./support/chain-facts.js";
-import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
+import { startFacilitator } from "./support/facilitator.js";
+import { useLab } from "./support/lab.js";
 import { signAuthorization, v2Body } from "./support/payments.js";
 
-let chain: TestChain;
-let fac: TestFacilitator | undefined;
 const relayer = privateKeyToAccount(ANVIL_KEYS[0]).address;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
 const PRICE = 40_000n;
 
-beforeAll(async () => {
-  chain = await startTestChain();
-});
-afterEach(async () => {
-  await fac?.close();
-  fac = undefined;
-  await chain.test.setAutomine(true);
-});
-afterAll(async () => chain?.stop());
+const lab = useLab();
 
 async function buyerWith(usdc: string) {
   const buyer = privateKeyToAccount(generatePrivateKey());
-  await chain.fund(buyer.address, usdc);
+  await lab.chain.fund(buyer.address, usdc);
   return buyer;
 }
 
 async function pay(buyer: PrivateKeyAccount) {
-  const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
-  return { ...signed, body: v2Body({ ...signed, asset: chain.usdc.address, payTo, amount: PRICE, network: "eip155:84532" }) };
+  const signed = await signAuthorization({ payer: buyer, payTo, value: PRICE, asset: lab.chain.usdc.address, chainId: lab.chain.chainId });
+  return { ...signed, body: v2Body({ ...signed, asset: lab.chain.usdc.address, payTo, amount: PRICE, network: "eip155:84532" }) };
 }
 
 async function rowOf(nonce: Hex) {
-  const res = await fac!.admin(`/settlements?limit=500`);
+  const res = await lab.fac!.admin(`/settlements?limit=500`);
   return res.json.items.find((r: { nonce: string }) => r.nonce === nonce.toLowerCase());
 }
 
@@ -56,8 +46,8 @@ async function waitForState(nonce: Hex, states: string[], timeoutMs = 20_000) {
 
 /** Claimed by the api while no worker runs: the answer can only be "pending", never a failure. */
 async function claimWithoutWorker(body: unknown) {
-  fac = await startFacilitator(chain, { SETTLE_WAIT_MS: "300" }, { worker: false });
-  const res = await fac.settle(body);
+  lab.fac = await startFacilitator(lab.chain, { SETTLE_WAIT_MS: "300" }, { worker: false });
+  const res = await lab.fac.settle(body);
   expect(res.json).toMatchObject({ success: false, errorReason: "settlement_pending", transaction: "" });
   return res;
 }
@@ -69,7 +59,7 @@ describe("between claim and send", () => {
     await claimWithoutWorker(p.body);
     const cancelSig = parseSignature(
       await buyer.signTypedData({
-        domain: { name: "USDC", version: "2", chainId: chain.chainId, verifyingContract: chain.usdc.address },
+        domain: { name: "USDC", version: "2", chainId: lab.chain.chainId, verifyingContract: lab.chain.usdc.address },
         types: {
           CancelAuthorization: [
             { name: "authorizer", type: "address" },
@@ -81,23 +71,23 @@ describe("between claim and send", () => {
       }),
     );
     await sendTx(
-      chain.rpcUrl,
+      lab.chain.rpcUrl,
       ANVIL_KEYS[4],
-      chain.usdc.address,
+      lab.chain.usdc.address,
       encodeFunctionData({
         abi: fiatTokenAbi,
         functionName: "cancelAuthorization",
         args: [buyer.address, p.authorization.nonce, Number(cancelSig.v), cancelSig.r, cancelSig.s],
       }),
     );
-    const nonceBefore = await relayerNonce(chain, relayer);
-    await fac!.startWorker();
+    const nonceBefore = await relayerNonce(lab.chain, relayer);
+    await lab.fac!.startWorker();
     const row = await waitForState(p.authorization.nonce, ["canceled"]);
     expect(row).toMatchObject({ state: "canceled", errorReason: "authorization_canceled", transaction: null });
-    expect((await fac!.settle(p.body)).json).toMatchObject({ success: false, errorReason: "authorization_canceled" });
-    expect(await chain.balanceOf(buyer.address)).toBe(parseUnits("1", 6));
-    expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([]);
-    expect(await relayerNonce(chain, relayer)).toBe(nonceBefore);
+    expect((await lab.fac!.settle(p.body)).json).toMatchObject({ success: false, errorReason: "authorization_canceled" });
+    expect(await lab.chain.balanceOf(buyer.address)).toBe(parseUnits("1", 6));
+    expect(await usesOf(lab.chain, buyer.address, p.authorization.nonce)).toEqual([]);
+    expect(await relayerNonce(lab.chain, relayer)).toBe(nonceBefore);
   });
 
   it("another account relays the same authorization first: confirmed, settled_by external, answered as paid", async () => {
@@ -106,51 +96,51 @@ describe("between claim and send", () => {
     await claimWithoutWorker(p.body);
     const a = p.authorization;
     const external = await sendTx(
-      chain.rpcUrl,
+      lab.chain.rpcUrl,
       ANVIL_KEYS[4],
-      chain.usdc.address,
+      lab.chain.usdc.address,
       encodeFunctionData({
         abi: fiatTokenAbi,
         functionName: "transferWithAuthorization",
         args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, p.signature],
       }),
     );
-    const nonceBefore = await relayerNonce(chain, relayer);
-    await fac!.startWorker();
+    const nonceBefore = await relayerNonce(lab.chain, relayer);
+    await lab.fac!.startWorker();
     const row = await waitForState(a.nonce, ["confirmed"]);
     expect(row).toMatchObject({ state: "confirmed", settledBy: "external", transaction: external });
-    expect((await fac!.settle(p.body)).json).toEqual({
+    expect((await lab.fac!.settle(p.body)).json).toEqual({
       success: true,
       payer: buyer.address,
       transaction: external,
       network: "eip155:84532",
     });
-    expect(await usesOf(chain, buyer.address, a.nonce)).toEqual([external]);
-    expect(await relayerNonce(chain, relayer)).toBe(nonceBefore);
+    expect(await usesOf(lab.chain, buyer.address, a.nonce)).toEqual([external]);
+    expect(await relayerNonce(lab.chain, relayer)).toBe(nonceBefore);
   });
 
   it("balance drained after the claim: failed with insufficient_balance, no transaction sent", async () => {
     const buyer = await buyerWith("1");
     const p = await pay(buyer);
     await claimWithoutWorker(p.body);
-    await chain.test.setBalance({ address: buyer.address, value: parseUnits("1", 18) });
-    await chain.test.impersonateAccount({ address: buyer.address });
+    await lab.chain.test.setBalance({ address: buyer.address, value: parseUnits("1", 18) });
+    await lab.chain.test.impersonateAccount({ address: buyer.address });
     const drain = encodeFunctionData({ abi: fiatTokenAbi, functionName: "transfer", args: [payTo as Address, parseUnits("1", 6)] });
-    const hash = (await chain.test.request({
+    const hash = (await lab.chain.test.request({
       method: "eth_sendTransaction",
-      params: [{ from: buyer.address, to: chain.usdc.address, data: drain }],
+      params: [{ from: buyer.address, to: lab.chain.usdc.address, data: drain }],
     } as never)) as Hex;
-    await chain.client.waitForTransactionReceipt({ hash });
-    const nonceBefore = await relayerNonce(chain, relayer);
-    await fac!.startWorker();
+    await lab.chain.client.waitForTransactionReceipt({ hash });
+    const nonceBefore = await relayerNonce(lab.chain, relayer);
+    await lab.fac!.startWorker();
     const row = await waitForState(p.authorization.nonce, ["failed"]);
     expect(row).toMatchObject({ state: "failed", errorReason: "invalid_exact_evm_insufficient_balance" });
-    expect((await fac!.settle(p.body)).json).toMatchObject({
+    expect((await lab.fac!.settle(p.body)).json).toMatchObject({
       success: false,
       errorReason: "invalid_exact_evm_insufficient_balance",
       transaction: "",
     });
-    expect(await relayerNonce(chain, relayer)).toBe(nonceBefore);
+    expect(await relayerNonce(lab.chain, relayer)).toBe(nonceBefore);
   });
 });
 
@@ -158,19 +148,19 @@ describe("slow chain", () => {
   it("with automine off, /settle answers settlement_pending with the hash in time; after mining the retry is a success with that hash", async () => {
     const buyer = await buyerWith("1");
     const p = await pay(buyer);
-    fac = await startFacilitator(chain, { SETTLE_WAIT_MS: "1500" });
-    await chain.test.setAutomine(false);
+    lab.fac = await startFacilitator(lab.chain, { SETTLE_WAIT_MS: "1500" });
+    await lab.chain.test.setAutomine(false);
     const started = Date.now();
-    const first = await fac.settle(p.body);
+    const first = await lab.fac.settle(p.body);
     const elapsed = Date.now() - started;
     expect(first.json).toMatchObject({ success: false, errorReason: "settlement_pending", network: "eip155:84532" });
     expect(first.json.transaction).toMatch(/^0x[0-9a-f]{64}$/);
     expect(elapsed).toBeLessThan(1500 + 1500);
-    expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([]);
-    await chain.test.mine({ blocks: 1 });
-    const retry = await fac.settle(p.body);
+    expect(await usesOf(lab.chain, buyer.address, p.authorization.nonce)).toEqual([]);
+    await lab.chain.test.mine({ blocks: 1 });
+    const retry = await lab.fac.settle(p.body);
     expect(retry.json).toEqual({ success: true, payer: buyer.address, transaction: first.json.transaction, network: "eip155:84532" });
-    expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([first.json.transaction]);
+    expect(await usesOf(lab.chain, buyer.address, p.authorization.nonce)).toEqual([first.json.transaction]);
   });
 });
 
@@ -178,10 +168,10 @@ describe("answers the official middleware can act on", () => {
   it("never answers settlement_pending without a hash while the worker is only late", async () => {
     const buyer = await buyerWith("1");
     const p = await pay(buyer);
-    fac = await startFacilitator(chain, { SETTLE_WAIT_MS: "200", SETTLE_MAX_WAIT_MS: "20000" }, { worker: false });
-    const answer = fac.settle(p.body);
+    lab.fac = await startFacilitator(lab.chain, { SETTLE_WAIT_MS: "200", SETTLE_MAX_WAIT_MS: "20000" }, { worker: false });
+    const answer = lab.fac.settle(p.body);
     await new Promise((r) => setTimeout(r, 1500));
-    await fac.startWorker();
+    await lab.fac.startWorker();
     const res = await answer;
     expect(res.json.transaction).toMatch(/^0x[0-9a-f]{64}$/);
     expect(res.json.success === true || res.json.errorReason === "settlement_pending").toBe(true);
@@ -190,9 +180,9 @@ describe("answers the official middleware can act on", () => {
   it("replays a stored result only to the API key that asked for it", async () => {
     const buyer = await buyerWith("1");
     const p = await pay(buyer);
-    fac = await startFacilitator(chain, { API_KEYS: "merchant-a-key,merchant-b-key" });
+    lab.fac = await startFacilitator(lab.chain, { API_KEYS: "merchant-a-key,merchant-b-key" });
     const post = (key: string) =>
-      fetch(`${fac!.url}/settle`, {
+      fetch(`${lab.fac!.url}/settle`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
         body: JSON.stringify(p.body),
@@ -209,7 +199,7 @@ describe("answers the official middleware can act on", () => {
       errorReason: "duplicate_settlement",
       transaction: first.transaction,
     });
-    expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([first.transaction]);
+    expect(await usesOf(lab.chain, buyer.address, p.authorization.nonce)).toEqual([first.transaction]);
   });
 });
 
@@ -217,15 +207,15 @@ describe("Postgres unreachable", () => {
   it("/settle answers 503 with a JSON error and nothing is broadcast", async () => {
     const buyer = await buyerWith("1");
     const p = await pay(buyer);
-    const api = await startTestApi(chain, { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" });
+    const api = await startTestApi(lab.chain, { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" });
     try {
-      const nonceBefore = await relayerNonce(chain, relayer);
+      const nonceBefore = await relayerNonce(lab.chain, relayer);
       const res = await api.app.inject({ method: "POST", url: "/settle", payload: p.body });
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({ error: "database_unavailable" });
       expect(res.json().success).toBeUndefined();
-      expect(await relayerNonce(chain, relayer)).toBe(nonceBefore);
-      expect(await usesOf(chain, buyer.address, p.authorization.nonce)).toEqual([]);
+      expect(await relayerNonce(lab.chain, relayer)).toBe(nonceBefore);
+      expect(await usesOf(lab.chain, buyer.address, p.authorization.nonce)).toEqual([]);
     } finally {
       await api.close();
     }
