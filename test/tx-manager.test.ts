@@ -18,6 +18,16 @@ const lab = useLab();
 
 const payment = (validBefore?: bigint) => fundedPayment(lab.chain, { payTo, value: PRICE, validBefore });
 
+/** Mines a block at a time until the payment's row is confirmed. */
+const confirmedWhileMining = (p: { buyer: { address: string }; authorization: { nonce: string } }) =>
+  rowFor(
+    p.buyer.address,
+    p.authorization.nonce,
+    (r) => r.state === "confirmed",
+    30_000,
+    () => lab.chain.test.mine({ blocks: 1 }),
+  );
+
 async function rowFor(payer: string, nonce: string, until: (row: any) => boolean, timeoutMs = 20_000, tick?: () => Promise<void>) {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -52,13 +62,7 @@ describe("fees", () => {
     expect(BigInt(b.maxPriorityFeePerGas) * 1000n).toBeGreaterThanOrEqual(BigInt(a.maxPriorityFeePerGas) * 1125n);
     expect(a.relayerNonce).toBe(b.relayerNonce);
     expect(BigInt(b.maxFeePerGas)).toBe(cap);
-    const done = await rowFor(
-      p.buyer.address,
-      p.authorization.nonce,
-      (r) => r.state === "confirmed",
-      30_000,
-      () => lab.chain.test.mine({ blocks: 1 }),
-    );
+    const done = await confirmedWhileMining(p);
     expect(done.state).toBe("confirmed");
     for (const t of done.transactions) expect(BigInt(t.maxFeePerGas)).toBeLessThanOrEqual(cap);
     expect(done.transactions.map((t: { hash: string }) => t.hash)).toContain(done.transaction);
@@ -78,13 +82,7 @@ describe("dropped and reorged transactions", () => {
     await lab.chain.test.request({ method: "anvil_dropTransaction", params: [hash] } as never);
     await lab.chain.test.mine({ blocks: 1 });
     expect(await usesOf(lab.chain, p.buyer.address, p.authorization.nonce)).toEqual([]);
-    const done = await rowFor(
-      p.buyer.address,
-      p.authorization.nonce,
-      (r) => r.state === "confirmed",
-      30_000,
-      () => lab.chain.test.mine({ blocks: 1 }),
-    );
+    const done = await confirmedWhileMining(p);
     expect(done).toMatchObject({ state: "confirmed", transaction: hash });
     expect(done.transactions).toHaveLength(1);
     expect(await usesOf(lab.chain, p.buyer.address, p.authorization.nonce)).toEqual([hash]);
@@ -106,13 +104,7 @@ describe("dropped and reorged transactions", () => {
       () => lab.chain.test.mine({ blocks: 1 }),
     );
     expect(back.events.some((e: { from: string; to: string }) => e.from === "mined" && e.to === "submitted")).toBe(true);
-    const done = await rowFor(
-      p.buyer.address,
-      p.authorization.nonce,
-      (r) => r.state === "confirmed",
-      30_000,
-      () => lab.chain.test.mine({ blocks: 1 }),
-    );
+    const done = await confirmedWhileMining(p);
     expect(done.state).toBe("confirmed");
     expect(await usesOf(lab.chain, p.buyer.address, p.authorization.nonce)).toEqual([done.transaction]);
   });

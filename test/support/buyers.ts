@@ -111,14 +111,7 @@ export async function pay(kind: ClientKind, url: string, account: PrivateKeyAcco
         res = first;
         break;
       }
-      const text = await first.text();
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
-      }
-      const required = client.getPaymentRequiredResponse((n) => first.headers.get(n), body);
+      const required = await paymentRequiredOf(first, client);
       const payload = await client.createPaymentPayload(required);
       res = await cap.fetch(url, { headers: client.encodePaymentSignatureHeader(payload) });
       break;
@@ -130,6 +123,18 @@ export async function pay(kind: ClientKind, url: string, account: PrivateKeyAcco
     ...answer,
     ...(last ? { paymentHeaderName: last.name, paymentHeader: last.value, payload: b64json(last.value) } : {}),
   };
+}
+
+/** The payment requirements of a 402 (v2 in its header, v1 in its JSON body). */
+async function paymentRequiredOf(res: Response, client: x402HTTPClient) {
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return client.getPaymentRequiredResponse((n) => res.headers.get(n), body);
 }
 
 /** Sends a captured payment header again with plain fetch, exactly as captured. */
@@ -151,14 +156,7 @@ export async function signOnce(
   const client = new x402HTTPClient(registerExactEvmScheme(new x402Client(), { signer: account }));
   const first = await fetch(url);
   if (first.status !== 402) throw new Error(`expected a 402 from ${url}, got ${first.status}`);
-  const text = await first.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  const payload = await client.createPaymentPayload(client.getPaymentRequiredResponse((n) => first.headers.get(n), body));
+  const payload = await client.createPaymentPayload(await paymentRequiredOf(first, client));
   const [name, value] = Object.entries(client.encodePaymentSignatureHeader(payload))[0]! as ["X-PAYMENT" | "PAYMENT-SIGNATURE", string];
   return { name, value, payload: b64json(value) };
 }
