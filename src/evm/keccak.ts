@@ -1,16 +1,30 @@
-// Keccak-256 for the verify hot path: the native implementation (the `keccak` package's
-// prebuilt addon, about 4 µs for a struct hash) where it loads, viem's pure-JS one otherwise
-// (about 19 µs). Three hashes per verify make the difference visible at full load.
+// Keccak-256 for the verify hot path: the `keccak` package's native sponge where its prebuilt
+// addon loads, viem's pure-JS one otherwise. The sponge is driven directly, one state reused:
+// the package's own wrapper builds a stream object per hash, which cost more than the hashing.
 import { createRequire } from "node:module";
+import path from "node:path";
 import { keccak256 as jsKeccak256 } from "viem";
 
-type NativeKeccak = (alg: "keccak256") => { update(data: Buffer): { digest(): Buffer } };
+interface KeccakState {
+  initialize(rate: number, capacity: number): void;
+  absorb(data: Buffer): void;
+  squeeze(length: number): Buffer;
+}
 
-function loadNative(): NativeKeccak | undefined {
+// Keccak-256: rate 1088 bits, capacity 512; the addon pads with Keccak's 0x01 on squeeze.
+const RATE = 1088;
+const CAPACITY = 512;
+
+function loadNative(): KeccakState | undefined {
   try {
-    const native = createRequire(import.meta.url)("keccak/bindings") as NativeKeccak;
-    native("keccak256").update(Buffer.alloc(1)).digest();
-    return native;
+    // The addon loader the package itself uses, resolved from the package.
+    const pkg = createRequire(import.meta.url).resolve("keccak/package.json");
+    const load = createRequire(pkg)("node-gyp-build") as (dir: string) => new () => KeccakState;
+    const State = load(path.dirname(pkg));
+    if (typeof State !== "function") return undefined;
+    const state = new State();
+    state.initialize(RATE, CAPACITY);
+    return state;
   } catch {
     return undefined;
   }
@@ -20,7 +34,14 @@ const native = loadNative();
 
 const asBuffer = (data: Uint8Array) => (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 
+function nativeKeccak256(state: KeccakState, data: Uint8Array): Buffer {
+  state.absorb(asBuffer(data));
+  const out = state.squeeze(32);
+  state.initialize(RATE, CAPACITY);
+  return out;
+}
+
 export const keccak256 = (data: Uint8Array): Buffer =>
-  native ? native("keccak256").update(asBuffer(data)).digest() : Buffer.from(jsKeccak256(data, "bytes"));
+  native ? nativeKeccak256(native, data) : Buffer.from(jsKeccak256(data, "bytes"));
 
 export const keccakImplementation = native ? "native" : "js";

@@ -44,19 +44,30 @@ export function domainSeparator(domain: Eip712Domain): Buffer {
   return sep;
 }
 
+// The struct (type hash + six words) and the final "\x19\x01" ‖ separator ‖ struct hash are
+// written into buffers of their own per call: hashing then reads them without any concatenation.
+const STRUCT_BYTES = 7 * 32;
+
+function writeWord(buf: Buffer, at: number, hex: string): void {
+  buf.fill(0, at, at + 32);
+  buf.write(hex.length % 2 ? `0${hex}` : hex, at + 32 - Math.ceil(hex.length / 2), "hex");
+}
+
 export function transferAuthorizationDigest(domain: Eip712Domain, auth: Authorization): Buffer {
-  const structHash = keccak256(
-    Buffer.concat([
-      TRANSFER_TYPEHASH,
-      word(auth.from),
-      word(auth.to),
-      word(BigInt(auth.value)),
-      word(BigInt(auth.validAfter)),
-      word(BigInt(auth.validBefore)),
-      word(auth.nonce),
-    ]),
-  );
-  return keccak256(Buffer.concat([Buffer.from([0x19, 0x01]), domainSeparator(domain), structHash]));
+  const struct = Buffer.allocUnsafe(STRUCT_BYTES);
+  TRANSFER_TYPEHASH.copy(struct, 0);
+  writeWord(struct, 32, auth.from.slice(2));
+  writeWord(struct, 64, auth.to.slice(2));
+  writeWord(struct, 96, BigInt(auth.value).toString(16));
+  writeWord(struct, 128, BigInt(auth.validAfter).toString(16));
+  writeWord(struct, 160, BigInt(auth.validBefore).toString(16));
+  writeWord(struct, 192, auth.nonce.slice(2));
+  const message = Buffer.allocUnsafe(66);
+  message[0] = 0x19;
+  message[1] = 0x01;
+  domainSeparator(domain).copy(message, 2);
+  keccak256(struct).copy(message, 34);
+  return keccak256(message);
 }
 
 export const toHex = (buf: Uint8Array): Hex => `0x${Buffer.from(buf).toString("hex")}`;
