@@ -1,6 +1,7 @@
 // The only reader of process.env: every variable is validated once at start, and a bad one
 // stops the process with a single line naming it.
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { getAddress, isAddress, type Address } from "viem";
 import { z } from "zod";
 import { BUILTIN_NETWORKS, envSuffix, NETWORK_DEFAULTS as DEFAULTS, type NetworkDefinition } from "./networks.js";
@@ -26,6 +27,8 @@ export interface Config {
   settleBatchMax: number;
   /** Api processes sharing the port in `api` mode (node:cluster). */
   apiProcesses: number;
+  /** Helper threads per api process for signature recovery (0: on the event loop). */
+  recoveryThreads: number;
   logLevel: string;
   /** Relayer addresses announced in /supported; without it they are read from the ledger. */
   relayerAddresses: Address[];
@@ -93,6 +96,7 @@ const networksFileSchema = z.strictObject({
       maxFeePerGas: weiString.optional(),
       replaceAfterSeconds: z.number().int().min(1).max(3600).optional(),
       minRelayerBalance: weiString.optional(),
+      multicallSimulation: z.boolean().optional(),
     }),
   ),
 });
@@ -111,6 +115,13 @@ const baseSchema = z.object({
     .optional(),
   SETTLE_BATCH_MAX: z.coerce.number().int().min(1).max(100).default(1),
   API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
+  // One core stays the event loop's; recovery gets what is left, two threads at most.
+  RECOVERY_THREADS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(64)
+    .default(() => Math.max(0, Math.min(2, availableParallelism() - 1))),
   SETTLE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(85_000).default(80_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   RELAYER_ADDRESSES: z.string().optional(),
@@ -158,6 +169,7 @@ function resolveNetworks(env: Record<string, string | undefined>, file?: string)
       maxFeePerGas: entry.maxFeePerGas ?? base?.maxFeePerGas ?? DEFAULTS.maxFeePerGas,
       replaceAfterSeconds: entry.replaceAfterSeconds ?? base?.replaceAfterSeconds ?? DEFAULTS.replaceAfterSeconds,
       minRelayerBalance: entry.minRelayerBalance ?? base?.minRelayerBalance ?? DEFAULTS.minRelayerBalance,
+      multicallSimulation: entry.multicallSimulation ?? base?.multicallSimulation ?? DEFAULTS.multicallSimulation,
       name: entry.name,
       chainId: entry.chainId,
       rpcUrls: entry.rpcUrls,
@@ -211,6 +223,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     settleWaitMs: e.SETTLE_WAIT_MS,
     settleMaxWaitMs: Math.max(e.SETTLE_MAX_WAIT_MS, e.SETTLE_WAIT_MS),
     apiProcesses: e.API_PROCESSES,
+    recoveryThreads: e.RECOVERY_THREADS,
     settleBatchMax: e.SETTLE_BATCH_MAX,
     basePath: e.BASE_PATH,
     logLevel: e.LOG_LEVEL,

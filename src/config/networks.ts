@@ -28,6 +28,11 @@ export interface NetworkDefinition {
   replaceAfterSeconds: number;
   /** Below this native balance (wei) a relayer key stops taking new settlements. */
   minRelayerBalance: bigint;
+  /**
+   * Verify simulations of one moment share a Multicall3 call (used only where Multicall3 is
+   * deployed). Off for tokens whose transferWithAuthorization looks at msg.sender.
+   */
+  multicallSimulation: boolean;
 }
 
 const usdc = (address: Address, name: string): AssetConfig => ({ address, name, version: "2", decimals: 6, symbol: "USDC" });
@@ -71,6 +76,7 @@ export const NETWORK_DEFAULTS = {
   maxFeePerGas: 200n * 10n ** 9n, // 200 gwei
   replaceAfterSeconds: 30,
   minRelayerBalance: 5n * 10n ** 14n, // 0.0005 of the native coin
+  multicallSimulation: true,
 } as const;
 
 export const BUILTIN_NETWORKS: readonly NetworkDefinition[] = BUILTINS.map((n) => ({ v1: true, assets: [], ...NETWORK_DEFAULTS, ...n }));

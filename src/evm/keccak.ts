@@ -41,7 +41,6 @@ function nativeKeccak256(state: KeccakState, data: Uint8Array): Buffer {
   return out;
 }
 
-export const keccak256 = (data: Uint8Array): Buffer =>
-  native ? nativeKeccak256(native, data) : Buffer.from(jsKeccak256(data, "bytes"));
+export const keccak256 = (data: Uint8Array): Buffer => (native ? nativeKeccak256(native, data) : Buffer.from(jsKeccak256(data, "bytes")));
 
 export const keccakImplementation = native ? "native" : "js";

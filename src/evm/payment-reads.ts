@@ -8,6 +8,7 @@ import {
   encodeFunctionData,
   ExecutionRevertedError,
   parseAbi,
+  toFunctionSelector,
   type Address,
   type Hex,
   type PublicClient,
@@ -15,15 +16,9 @@ import {
 import { RpcUnavailableError } from "../errors.js";
 import type { Authorization } from "../x402/wire.js";
 import { erc1271Abi, ERC1271_MAGIC, fiatTokenAbi } from "./fiat-token-abi.js";
+import { MULTICALL3, tryAggregateAbi } from "./multicall.js";
 import type { ClassifiedSignature } from "./signature.js";
-
-export const MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11" as const;
-/** Multicall3 tryAggregate: deploy-then-transfer for counterfactual wallets, simulated and sent. */
-export const multicallAbi = parseAbi([
-  "struct Call { address target; bytes callData; }",
-  "struct Result { bool success; bytes returnData; }",
-  "function tryAggregate(bool requireSuccess, Call[] calls) returns (Result[])",
-]);
+import type { Outcome, SimulateTransfer } from "./transfer-simulator.js";
 
 export function isRevert(err: unknown): boolean {
   if (!(err instanceof BaseError)) return false;
@@ -40,21 +35,22 @@ type TransferItem = Extract<(typeof fiatTokenAbi)[number], { name: "transferWith
 const transferItems = fiatTokenAbi.filter((x): x is TransferItem => x.type === "function" && x.name === "transferWithAuthorization");
 const transferVrs = transferItems.find((x) => x.inputs.length === 9)!;
 const transferBytes = transferItems.find((x) => x.inputs.length === 7)!;
+const VRS_SELECTOR = toFunctionSelector(transferVrs).slice(2);
+
+const word = (hex: string) => hex.padStart(64, "0");
+const uintWord = (decimal: string) => word(BigInt(decimal).toString(16));
 
 export function transferCalldata(auth: Authorization, signature: Hex): Hex {
-  const args = [auth.from, auth.to, BigInt(auth.value), BigInt(auth.validAfter), BigInt(auth.validBefore), auth.nonce] as const;
   if (signature.length === 132) {
-    const v = parseInt(signature.slice(130, 132), 16);
-    return encodeFunctionData({
-      abi: [transferVrs],
-      functionName: "transferWithAuthorization",
-      args: [...args, v, `0x${signature.slice(2, 66)}`, `0x${signature.slice(66, 130)}`],
-    } as never);
+    // The hot path of every verify: nine static words, laid out by hand (the unit test holds
+    // it to viem's encoder). Inputs are schema-checked hex and canonical decimals.
+    return `0x${VRS_SELECTOR}${word(auth.from.slice(2))}${word(auth.to.slice(2))}${uintWord(auth.value)}${uintWord(auth.validAfter)}${uintWord(
+      auth.validBefore,
+    )}${auth.nonce.slice(2)}${word(signature.slice(130, 132))}${signature.slice(2, 66)}${signature.slice(66, 130)}`.toLowerCase() as Hex;
   }
+  const args = [auth.from, auth.to, BigInt(auth.value), BigInt(auth.validAfter), BigInt(auth.validBefore), auth.nonce] as const;
   return encodeFunctionData({ abi: [transferBytes], functionName: "transferWithAuthorization", args: [...args, signature] } as never);
 }
-
-type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
 
 async function attempt<T>(what: string, run: () => Promise<T>): Promise<Outcome<T>> {
   try {
@@ -92,7 +88,17 @@ export interface ReadPaymentStateParams {
   /** Skip eth_getCode(payer) when the caller already knows the answer. */
   payerCodeKnown?: boolean;
   blockTag?: "latest" | "pending";
+  /** Runs the plain transfer's simulation (e.g. coalesced with others); absent: a lone eth_call. */
+  simulator?: SimulateTransfer;
 }
+
+/** One transfer simulated by itself: a revert is the answer, anything else throws. */
+export const simulateAlone =
+  (client: PublicClient): SimulateTransfer =>
+  (s) =>
+    attempt("simulate transferWithAuthorization", () =>
+      client.call({ to: s.asset, data: s.calldata, blockTag: s.blockTag }).then(() => true as const),
+    );
 
 const hasCode = (o: Outcome<Hex | undefined>) => o.ok && !!o.value && o.value !== "0x";
 
@@ -111,7 +117,7 @@ export async function readSimulation(client: PublicClient, p: ReadPaymentStatePa
     }
     // Counterfactual wallet: deploy and transfer in one simulated call, as settle will.
     const data = encodeFunctionData({
-      abi: multicallAbi,
+      abi: tryAggregateAbi,
       functionName: "tryAggregate",
       args: [
         false,
@@ -121,7 +127,7 @@ export async function readSimulation(client: PublicClient, p: ReadPaymentStatePa
         ],
       ],
     });
-    const results = decodeFunctionResult({ abi: multicallAbi, functionName: "tryAggregate", data: await call(MULTICALL3, data) });
+    const results = decodeFunctionResult({ abi: tryAggregateAbi, functionName: "tryAggregate", data: await call(MULTICALL3, data) });
     if (!results[1]?.success) throw new ContractFunctionRevertedError({ abi: fiatTokenAbi, functionName: "transferWithAuthorization" });
     return true;
   };
@@ -130,7 +136,9 @@ export async function readSimulation(client: PublicClient, p: ReadPaymentStatePa
     p.assetKnownDeployed
       ? ({ ok: true, value: "0x01" } as const)
       : attempt("getCode(asset)", () => client.getCode({ address: asset, blockTag })),
-    attempt("simulate transferWithAuthorization", simulate),
+    p.simulator && !signature.deployment
+      ? p.simulator({ asset, from: auth.from, to: auth.to, calldata: transferCalldata(auth, signature.inner), blockTag })
+      : attempt("simulate transferWithAuthorization", simulate),
   ]);
   return { payerHasCode: payerCode && hasCode(payerCode), assetHasCode: hasCode(assetCode), simulation };
 }

@@ -12,6 +12,7 @@ import { createSettlementQueue } from "../queue/settlement-queue.js";
 import { createSettleService } from "../settle/settle-service.js";
 import { createSettlementWaiter } from "../settle/waiter.js";
 import { createVerifier } from "../verify/verifier.js";
+import { createRecoveryThreads } from "../evm/recovery-threads.js";
 import type { ReadinessCheck } from "../http/routes/health.js";
 import { assertChainIds, createChains, relayerGas } from "./chains.js";
 
@@ -34,7 +35,10 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   await redis.connect().catch((err) => logger.warn({ err }, "redis not reachable at start"));
   const ledger = createLedger(database.db, database.sql);
   const chains = createChains(config.networks);
-  const verifier = createVerifier({ networks: chains, clientFor: chains.clientFor, isClaimed: ledger.isClaimed });
+  const recovery = createRecoveryThreads(config.recoveryThreads, {
+    onThreadLost: (err) => logger.error({ err }, "signature recovery thread lost"),
+  });
+  const verifier = createVerifier({ networks: chains, clientFor: chains.clientFor, isClaimed: ledger.isClaimed, recovery });
   const repo = createSettlementsRepo(database.db);
   const queue = createSettlementQueue(redis, config.queuePrefix);
   const settle = createSettleService({
@@ -79,6 +83,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     app,
     async close() {
       await app.close();
+      await recovery.close();
       await queue.close();
       redis.disconnect();
       await database.close();

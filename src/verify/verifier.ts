@@ -3,8 +3,10 @@
 // cannot answer throws, so an unknown outcome is never reported as valid.
 import type { PublicClient } from "viem";
 import type { AssetConfig } from "../config/networks.js";
-import { classifySignature, parseEcdsa, recoverSigner, type ClassifiedSignature } from "../evm/signature.js";
-import { isValidErc1271, readDiagnostics, readPayerCode, readSimulation } from "../evm/payment-reads.js";
+import { inlineRecovery, type SignerRecovery } from "../evm/recovery-threads.js";
+import { classifySignature, parseEcdsa, type ClassifiedSignature } from "../evm/signature.js";
+import { isValidErc1271, readDiagnostics, readPayerCode, readSimulation, simulateAlone } from "../evm/payment-reads.js";
+import { createTransferSimulator, type SimulateTransfer } from "../evm/transfer-simulator.js";
 import { createExpiringSet } from "./expiring-set.js";
 import { toHex, transferAuthorizationDigest } from "../evm/typed-data.js";
 import { Reason, type ReasonCode } from "../x402/reasons.js";
@@ -30,6 +32,8 @@ export interface VerifierDeps {
   clientFor(chainId: number): PublicClient;
   /** Whether the ledger already holds this authorization (answered without RPC). */
   isClaimed(key: AuthorizationKey): Promise<boolean>;
+  /** ECDSA signer recovery; inline unless helper threads are given. */
+  recovery?: SignerRecovery;
   nowMs?: () => number;
 }
 
@@ -43,10 +47,17 @@ export type Verifier = (req: FacilitatorRequest, opts: VerifyOptions) => Promise
 
 export function createVerifier(deps: VerifierDeps): Verifier {
   const nowMs = deps.nowMs ?? Date.now;
+  const recovery = deps.recovery ?? inlineRecovery;
   const deployedAssets = new Set<string>();
   // Payers seen without code skip eth_getCode for a while. Safe: the simulation runs the token's
   // own signature check, so a wallet that gained code since only changes which reason is named.
   const codelessPayers = createExpiringSet(CODELESS_TTL_MS, 100_000);
+  const simulators = new Map<number, SimulateTransfer>();
+  const simulatorFor = (chainId: number, client: PublicClient) => {
+    let s = simulators.get(chainId);
+    if (!s) simulators.set(chainId, (s = createTransferSimulator(client, simulateAlone(client))));
+    return s;
+  };
 
   return async function verify(req, opts) {
     const intent = toIntent(req, deps.networks);
@@ -79,6 +90,20 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     // calling the factory the payer chose, so only allowlisted factories pass.
     let payerHasCode = signature.deployment ? await readPayerCode(client, auth.from) : undefined;
     const counterfactual = !!signature.deployment && !payerHasCode;
+    // Pure checks, judged now but answered after the signature: the reference names a bad
+    // signature before any of these.
+    const local =
+      check.checkRecipient(intent) ??
+      check.checkTimeWindow(intent, BigInt(Math.floor(nowMs() / 1000))) ??
+      check.checkAmount(intent) ??
+      check.checkDomain(intent, asset);
+    const ecdsa = counterfactual ? undefined : parseEcdsa(signature.inner);
+    const recovering = ecdsa ? recovery.recover(digest, ecdsa) : undefined;
+    // The ledger is asked while the signature is recovered (Postgres, never the chain); its
+    // answer is only used once the signature has passed.
+    const claimed = !local && opts.checkLedger ? deps.isClaimed(authorizationKey(network.chainId, intent.asset, auth)) : undefined;
+    claimed?.catch(() => {});
+
     let recoveredPayer = false;
     let erc1271Checked = false;
     if (counterfactual) {
@@ -86,8 +111,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       if (!allowed) return invalid(Reason.factoryNotAllowed);
       // The signature is checked by simulating deployment and transfer together.
     } else {
-      const ecdsa = parseEcdsa(signature.inner);
-      const recovered = ecdsa ? recoverSigner(digest, ecdsa) : undefined;
+      const recovered = await recovering;
       recoveredPayer = !!recovered && check.sameAddress(recovered, auth.from);
       if (!recoveredPayer) {
         // Not the payer's ECDSA signature: only a contract wallet (ERC-1271) can still make it
@@ -99,16 +123,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       }
     }
 
-    const local =
-      check.checkRecipient(intent) ??
-      check.checkTimeWindow(intent, BigInt(Math.floor(nowMs() / 1000))) ??
-      check.checkAmount(intent) ??
-      check.checkDomain(intent, asset);
     if (local) return invalid(local, { asset });
-
-    if (opts.checkLedger && (await deps.isClaimed(authorizationKey(network.chainId, intent.asset, auth)))) {
-      return invalid(Reason.nonceAlreadyUsed, { asset });
-    }
+    if (claimed && (await claimed)) return invalid(Reason.nonceAlreadyUsed, { asset });
 
     const assetKey = `${network.chainId}:${intent.asset.toLowerCase()}`;
     const payerKey = `${network.chainId}:${auth.from.toLowerCase()}`;
@@ -120,6 +136,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       assetKnownDeployed: deployedAssets.has(assetKey),
       payerCodeKnown: payerHasCode !== undefined,
       blockTag: opts.blockTag,
+      // Only a payer known to have no code may share a simulation (see transfer-simulator.ts).
+      simulator: payerHasCode === false && network.multicallSimulation ? simulatorFor(network.chainId, client) : undefined,
     });
     if (!state.assetHasCode) return invalid(Reason.assetNotDeployed, { asset });
     deployedAssets.add(assetKey);

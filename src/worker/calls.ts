@@ -1,15 +1,10 @@
 // The calls the relayer sends for settlements, built from ledger rows: one transfer, a
 // deploy-then-transfer for a counterfactual wallet, or a Multicall3 batch of several transfers.
-import { encodeFunctionData, parseAbi, type Hex } from "viem";
+import { encodeFunctionData, type Hex } from "viem";
 import type { SettlementRow } from "../db/settlements-repo.js";
-import { MULTICALL3, multicallAbi, transferCalldata } from "../evm/payment-reads.js";
+import { aggregate3Calldata, MULTICALL3, tryAggregateAbi } from "../evm/multicall.js";
+import { transferCalldata } from "../evm/payment-reads.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
-
-const aggregate3Abi = parseAbi([
-  "struct Call3 { address target; bool allowFailure; bytes callData; }",
-  "struct Result { bool success; bytes returnData; }",
-  "function aggregate3(Call3[] calls) payable returns (Result[])",
-]);
 
 export const authOf = (row: SettlementRow) => ({
   from: row.payer as Hex,
@@ -28,7 +23,7 @@ export function settlementCall(row: SettlementRow, sig: ClassifiedSignature): { 
     { target: sig.deployment.factory, callData: sig.deployment.calldata },
     { target: row.asset as Hex, callData: transfer },
   ];
-  return { to: MULTICALL3, data: encodeFunctionData({ abi: multicallAbi, functionName: "tryAggregate", args: [true, calls] }) };
+  return { to: MULTICALL3, data: encodeFunctionData({ abi: tryAggregateAbi, functionName: "tryAggregate", args: [true, calls] }) };
 }
 
 /**
@@ -42,7 +37,7 @@ export function batchCall(rows: SettlementRow[]): { to: Hex; data: Hex } {
     allowFailure: true,
     callData: transferCalldata(authOf(r), classifySignature(r.signature as Hex).inner),
   }));
-  return { to: MULTICALL3, data: encodeFunctionData({ abi: aggregate3Abi, functionName: "aggregate3", args: [calls] }) };
+  return { to: MULTICALL3, data: aggregate3Calldata(calls) };
 }
 
 export const callFor = (rows: SettlementRow[], lone: { to: Hex; data: Hex }) => (rows.length === 1 ? lone : batchCall(rows));

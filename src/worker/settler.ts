@@ -7,7 +7,8 @@ import { BaseError, keccak256, type Hex, type PublicClient, type TransactionRece
 import type { EnabledNetwork } from "../config/config.js";
 import { TERMINAL_STATES } from "../db/schema.js";
 import type { SettlementRow, SettlementsRepo, SettlementTxRow } from "../db/settlements-repo.js";
-import { isRevert, MULTICALL3, readAuthorizationState, readPayerCode, readPaymentState, readSimulation } from "../evm/payment-reads.js";
+import { MULTICALL3 } from "../evm/multicall.js";
+import { isRevert, readAuthorizationState, readPayerCode, readPaymentState, readSimulation } from "../evm/payment-reads.js";
 import { paymentInLogs } from "../evm/payment-logs.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
 import { VALID_BEFORE_MARGIN_S } from "../verify/checks.js";

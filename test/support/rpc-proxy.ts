@@ -1,14 +1,22 @@
 // A JSON-RPC proxy in front of anvil whose behaviour a test switches: pass through, answer
-// HTTP 500, or refuse connections (closed port). It stands for a flaky RPC provider.
+// HTTP 500, or refuse connections (closed port). It stands for a flaky RPC provider, and it
+// records every call it forwards, as a provider's bill would.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export type RpcMode = "ok" | "error500" | "down";
 
+export interface RpcCall {
+  method: string;
+  params: unknown[];
+}
+
 export interface RpcProxy {
   url: string;
   mode: RpcMode;
   requests: number;
+  /** Every JSON-RPC call forwarded (the items of a batch one by one). */
+  calls: RpcCall[];
   close(): Promise<void>;
 }
 
@@ -18,6 +26,7 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
     url: "",
     mode: "ok",
     requests: 0,
+    calls: [],
     close: () => new Promise((r) => server.close(() => r())),
   };
   server = createServer(async (req, res) => {
@@ -26,6 +35,12 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     if (proxy.mode === "error500") return res.writeHead(500, { "content-type": "text/plain" }).end("upstream exploded");
+    try {
+      const sent = JSON.parse(Buffer.concat(chunks).toString("utf8")) as RpcCall | RpcCall[];
+      proxy.calls.push(...(Array.isArray(sent) ? sent : [sent]).map(({ method, params }) => ({ method, params })));
+    } catch {
+      // not JSON: forwarded as it is, for the node to refuse
+    }
     try {
       const upstream = await fetch(target, {
         method: "POST",

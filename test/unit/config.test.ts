@@ -1,7 +1,7 @@
 // Configuration: every variable parsed once; a bad one is named in a single line.
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/config.js";
@@ -12,6 +12,7 @@ describe("loadConfig", () => {
   it("applies defaults and enables only networks with an RPC URL", () => {
     const c = loadConfig({ ...base, RPC_URL_BASE_SEPOLIA: "http://127.0.0.1:8545, http://127.0.0.1:8546" });
     expect(c).toMatchObject({ port: 4021, host: "0.0.0.0", settleWaitMs: 25_000, logLevel: "info", apiKeys: [], queuePrefix: "x402" });
+    expect(c.networks[0]!.multicallSimulation).toBe(true);
     expect(c.networks.map((n) => [n.name, n.caip2, n.rpcUrls])).toEqual([
       ["base-sepolia", "eip155:84532", ["http://127.0.0.1:8545", "http://127.0.0.1:8546"]],
     ]);
@@ -36,9 +37,17 @@ describe("loadConfig", () => {
     [{ ...base, RPC_URL_NARNIA: "http://x" }, /^RPC_URL_NARNIA: no network named narnia/],
     [{ ...base, RELAYER_ADDRESSES: "0x12" }, /^RELAYER_ADDRESSES: 0x12 is not an address$/],
     [{ ...base, NETWORKS_FILE: "/nonexistent.json" }, /^NETWORKS_FILE: cannot read/],
+    [{ ...base, RECOVERY_THREADS: "-1" }, /^RECOVERY_THREADS: /],
+    [{ ...base, RECOVERY_THREADS: "two" }, /^RECOVERY_THREADS: /],
   ])("refuses %o", (env, message) => {
     expect(() => loadConfig(env as Record<string, string>)).toThrow(ConfigError);
     expect(() => loadConfig(env as Record<string, string>)).toThrow(message);
+  });
+
+  it("gives signature recovery the cores beyond the event loop's, two at most, unless told", () => {
+    expect(loadConfig(base).recoveryThreads).toBe(Math.max(0, Math.min(2, availableParallelism() - 1)));
+    expect(loadConfig({ ...base, RECOVERY_THREADS: "0" }).recoveryThreads).toBe(0);
+    expect(loadConfig({ ...base, RECOVERY_THREADS: "3" }).recoveryThreads).toBe(3);
   });
 
   it("treats an empty value as unset", () => {
@@ -56,13 +65,21 @@ describe("loadConfig", () => {
             chainId: 777,
             rpcUrls: ["http://127.0.0.1:9"],
             assets: [{ address: "0x1111111111111111111111111111111111111111", name: "Dollar", version: "1", decimals: 6 }],
+            multicallSimulation: false,
           },
         ],
       }),
     );
     const c = loadConfig({ ...base, NETWORKS_FILE: file });
     expect(c.networks).toHaveLength(1);
-    expect(c.networks[0]).toMatchObject({ name: "my-l2", chainId: 777, caip2: "eip155:777", v1: false, confirmations: 1 });
+    expect(c.networks[0]).toMatchObject({
+      name: "my-l2",
+      chainId: 777,
+      caip2: "eip155:777",
+      v1: false,
+      confirmations: 1,
+      multicallSimulation: false,
+    });
     writeFileSync(file, JSON.stringify({ networks: [{ name: "base", chainId: 1 }] }));
     expect(() => loadConfig({ ...base, NETWORKS_FILE: file })).toThrow(/^NETWORKS_FILE: network base has chain id 8453, not 1$/);
     writeFileSync(

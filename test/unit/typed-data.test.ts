@@ -54,12 +54,22 @@ describe("transfer calldata", () => {
       nonce: randomNonce(),
     };
     const base = [auth.from, auth.to, 5n, 0n, 99n, auth.nonce] as const;
-    const sig65 = `0x${"11".repeat(32)}${"22".repeat(32)}1b` as const;
-    expect(transferCalldata(auth, sig65)).toBe(
+    for (const v of [27, 28]) {
+      const [r, s] = [randomNonce(), randomNonce()];
+      const sig65 = `0x${r.slice(2)}${s.slice(2)}${v.toString(16)}` as const;
+      expect(transferCalldata(auth, sig65)).toBe(
+        encodeFunctionData({ abi: fiatTokenAbi, functionName: "transferWithAuthorization", args: [...base, v, r, s] }),
+      );
+    }
+    // the largest uint256 and mixed-case hex are laid out as the encoder lays them out
+    const max = ((1n << 256n) - 1n).toString();
+    const big = { ...auth, value: max, validBefore: max, nonce: auth.nonce.toUpperCase().replace("0X", "0x") as `0x${string}` };
+    const sig = `0x${"Ab".repeat(64)}1c` as const;
+    expect(transferCalldata(big, sig)).toBe(
       encodeFunctionData({
         abi: fiatTokenAbi,
         functionName: "transferWithAuthorization",
-        args: [...base, 27, `0x${"11".repeat(32)}`, `0x${"22".repeat(32)}`],
+        args: [auth.from, auth.to, BigInt(max), 0n, BigInt(max), auth.nonce, 28, `0x${"ab".repeat(32)}`, `0x${"ab".repeat(32)}`],
       }),
     );
     const long = `0x${"ab".repeat(100)}` as const;

@@ -1,0 +1,171 @@
+// Signer recovery off the event loop. libsecp256k1's recovery is the largest CPU cost of a
+// verify; done inline it delays every other request the api holds. Recoveries asked for in one
+// event-loop turn travel to a helper thread as one packed buffer and come back as one. A thread
+// that dies is replaced, and whatever it held is recovered inline: no verify is lost or answered
+// from a guess.
+import { createRequire } from "node:module";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { Address } from "viem";
+import { recoverSigner, type EcdsaParts } from "./signature.js";
+
+export interface SignerRecovery {
+  /** The address that signed `digest`, or undefined when the signature recovers to none. */
+  recover(digest: Uint8Array, sig: EcdsaParts): Promise<Address | undefined>;
+  close(): Promise<void>;
+}
+
+export const inlineRecovery: SignerRecovery = {
+  recover: async (digest, sig) => recoverSigner(digest, sig),
+  close: async () => {},
+};
+
+const IN = 97; // digest 32 | r 32 | s 32 | recovery id 1
+const OUT = 21; // recovered 1 | address 20
+
+// Plain CommonJS evaluated in the thread, so it runs alike under tsx, vitest and compiled dist.
+// It is the inline recoverSigner (signature.ts) over a packed batch; the tests hold them equal.
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const secp256k1 = require(workerData.secp256k1);
+const KeccakState = require(workerData.nodeGypBuild)(workerData.keccakDir);
+const keccak = new KeccakState();
+keccak.initialize(1088, 512);
+parentPort.on("message", ({ id, input }) => {
+  const src = Buffer.from(input);
+  const n = src.length / ${IN};
+  const out = Buffer.from(new ArrayBuffer(n * ${OUT}));
+  for (let i = 0; i < n; i++) {
+    const at = i * ${IN};
+    try {
+      const pub = secp256k1.ecdsaRecover(src.subarray(at + 32, at + 96), src[at + 96], src.subarray(at, at + 32), false);
+      keccak.absorb(Buffer.from(pub.buffer, pub.byteOffset + 1, 64));
+      const hash = keccak.squeeze(32);
+      keccak.initialize(1088, 512);
+      out[i * ${OUT}] = 1;
+      hash.copy(out, i * ${OUT} + 1, 12, 32);
+    } catch {
+      keccak.initialize(1088, 512);
+    }
+  }
+  parentPort.postMessage({ id, output: out.buffer }, [out.buffer]);
+});
+`;
+
+/** One recovery thread, loading the same native modules the inline path uses. */
+export function startRecoveryThread(): Worker {
+  const require = createRequire(import.meta.url);
+  const keccakPkg = require.resolve("keccak/package.json");
+  const workerData = {
+    secp256k1: require.resolve("secp256k1"),
+    nodeGypBuild: createRequire(keccakPkg).resolve("node-gyp-build"),
+    keccakDir: path.dirname(keccakPkg),
+  };
+  // No inherited flags: a loader (tsx) would start a hooks thread of its own for nothing.
+  return new Worker(THREAD_SOURCE, { eval: true, workerData, execArgv: [] });
+}
+
+export interface RecoveryThreadOptions {
+  /** Told of a thread that died (it is replaced if it had ever answered). */
+  onThreadLost?(err: unknown): void;
+  startThread?: () => Worker;
+}
+
+interface Ask {
+  digest: Uint8Array;
+  sig: EcdsaParts;
+  resolve(address: Address | undefined): void;
+}
+
+interface Lane {
+  worker: Worker;
+  inFlight: Map<number, Ask[]>;
+  load: number;
+  answered: boolean;
+}
+
+// A buffer of its own (never a slice of Node's pool): it is transferred, which detaches it.
+function pack(asks: Ask[]): ArrayBuffer {
+  const buf = Buffer.from(new ArrayBuffer(asks.length * IN));
+  asks.forEach((a, i) => {
+    const at = i * IN;
+    buf.set(a.digest, at);
+    buf.write(a.sig.r.slice(2), at + 32, "hex");
+    buf.write(a.sig.s.slice(2), at + 64, "hex");
+    buf[at + 96] = a.sig.v - 27;
+  });
+  return buf.buffer;
+}
+
+const settleInline = (asks: Ask[]) => asks.forEach((a) => a.resolve(recoverSigner(a.digest, a.sig)));
+
+/**
+ * `threads` helper threads (0: inline). A thread that dies before its first answer is not
+ * replaced (it would only die again); with none left, recovery runs inline.
+ */
+export function createRecoveryThreads(threads: number, opts: RecoveryThreadOptions = {}): SignerRecovery {
+  if (threads <= 0) return inlineRecovery;
+  const startThread = opts.startThread ?? startRecoveryThread;
+  const lanes: Lane[] = [];
+  let queue: Ask[] = [];
+  let nextId = 1;
+  let closing = false;
+
+  function spawn(): Lane {
+    const worker = startThread();
+    // The api's servers keep the process alive; a forgotten close() must not.
+    worker.unref();
+    const lane: Lane = { worker, inFlight: new Map(), load: 0, answered: false };
+    worker.on("message", ({ id, output }: { id: number; output: ArrayBuffer }) => {
+      const asks = lane.inFlight.get(id);
+      if (!asks) return;
+      lane.inFlight.delete(id);
+      lane.load -= asks.length;
+      lane.answered = true;
+      const out = Buffer.from(output);
+      asks.forEach((a, i) => {
+        const at = i * OUT;
+        a.resolve(out[at] === 1 ? (`0x${out.toString("hex", at + 1, at + OUT)}` as Address) : undefined);
+      });
+    });
+    const lost = (err: unknown) => {
+      const at = lanes.indexOf(lane);
+      if (at < 0) return;
+      lanes.splice(at, 1);
+      for (const asks of lane.inFlight.values()) settleInline(asks);
+      lane.inFlight.clear();
+      if (closing) return;
+      opts.onThreadLost?.(err);
+      if (lane.answered) lanes.push(spawn());
+    };
+    worker.on("error", lost);
+    worker.on("exit", (code) => lost(new Error(`recovery thread exited with code ${code}`)));
+    return lane;
+  }
+
+  for (let i = 0; i < threads; i++) lanes.push(spawn());
+
+  function flush() {
+    const asks = queue;
+    queue = [];
+    const lane = lanes.reduce<Lane | undefined>((best, l) => (!best || l.load < best.load ? l : best), undefined);
+    if (!lane) return settleInline(asks);
+    const id = nextId++;
+    lane.inFlight.set(id, asks);
+    lane.load += asks.length;
+    const input = pack(asks);
+    lane.worker.postMessage({ id, input }, [input]);
+  }
+
+  return {
+    recover(digest, sig) {
+      return new Promise((resolve) => {
+        if (queue.push({ digest, sig, resolve }) === 1) setImmediate(flush);
+      });
+    },
+    async close() {
+      closing = true;
+      await Promise.all(lanes.map((l) => l.worker.terminate()));
+    },
+  };
+}
