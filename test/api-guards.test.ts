@@ -111,6 +111,13 @@ describe("dependencies down", () => {
       const res = await api.app.inject({ method: "POST", url: "/verify", payload: await validBody(chain) });
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({ error: "database_unavailable" });
+      // The ledger is asked while the signature is checked, but a bad signature is a verdict
+      // that needs no database: still a 200, never a 503.
+      const forged = await validBody(chain);
+      forged.paymentPayload.payload.authorization.from = chain.accounts[4]!.address;
+      const refused = await api.app.inject({ method: "POST", url: "/verify", payload: forged });
+      expect(refused.statusCode).toBe(200);
+      expect(refused.json()).toMatchObject({ isValid: false, invalidReason: "invalid_exact_evm_signature" });
       expect((await api.app.inject({ method: "GET", url: "/readyz" })).json().checks.postgres.ok).toBe(false);
     } finally {
       await api.close();

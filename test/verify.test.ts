@@ -236,6 +236,9 @@ describe.each([1, 2] as const)("POST /verify v%i", (version) => {
     }
     // Still unused on chain: only the ledger knows.
     expect((await verify(b)).json).toMatchObject({ isValid: false, invalidReason: "invalid_exact_evm_nonce_already_used" });
+    // The ledger is asked while the signature is recovered, yet a bad signature is still named first.
+    b.paymentPayload.payload.signature = malleate(b.paymentPayload.payload.signature);
+    expect((await verify(b)).json).toMatchObject({ isValid: false, invalidReason: "invalid_exact_evm_signature" });
   });
 });
 
