@@ -1,12 +1,12 @@
 // The bench's lab: a chain, a fresh database, and the two systems under test, each in a
 // process of its own so they are measured the same way.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 export { freePort } from "../src/devnet/anvil.js";
 
 export interface Proc {
   child: ChildProcess;
-  /** Peak resident set size so far (VmHWM), in MiB. */
+  /** Peak resident set size so far (VmHWM), in MiB, summed over the process and its children (api replicas). */
   peakRssMiB(): number;
   stop(): Promise<void>;
 }
@@ -35,10 +35,7 @@ export function startProcess(args: string[], env: Record<string, string>, nodeFl
   });
   return {
     child,
-    peakRssMiB() {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
-      return m ? Number(m[1]) / 1024 : NaN;
-    },
+    peakRssMiB: () => processTree(child.pid!).reduce((sum, pid) => sum + peakKiB(pid), 0) / 1024,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -47,6 +44,32 @@ export function startProcess(args: string[], env: Record<string, string>, nodeFl
         child.kill("SIGTERM");
       }),
   };
+}
+
+function peakKiB(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0; // gone meanwhile
+  }
+}
+
+/** `root` and every live descendant, found through the parent pid in /proc/<pid>/stat. */
+function processTree(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // exited while listing
+    }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parentOf) if (ppid === tree[i]) tree.push(pid);
+  return tree;
 }
 
 export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {

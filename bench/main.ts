@@ -18,6 +18,8 @@ import { run, type RunFigures } from "./load.js";
 
 const env = process.env;
 const VERIFY_SECONDS = Number(env.BENCH_VERIFY_SECONDS ?? 10);
+// Both systems get the same unmeasured warm-up first, so neither is timed while its JIT is cold.
+const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 3);
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
 const PAYLOADS = Number(env.BENCH_PAYLOADS ?? 1000);
 const SETTLEMENTS = Number(env.BENCH_SETTLEMENTS ?? 200);
@@ -87,23 +89,14 @@ async function main() {
     const verifyBodies = await sign(PAYLOADS);
     const isValid = (j: { isValid?: boolean }) => j.isValid === true;
     const isPaid = (j: { success?: boolean }) => j.success === true;
-    console.error(`verify: ${PAYLOADS} payloads, ${CONNECTIONS} connections, ${VERIFY_SECONDS} s each…`);
-    const verifyOurs = await run({
-      url: oursUrl,
-      path: "/verify",
-      bodies: verifyBodies,
-      connections: CONNECTIONS,
-      durationS: VERIFY_SECONDS,
-      isOk: isValid,
-    });
-    const verifyPeer = await run({
-      url: peerUrl,
-      path: "/verify",
-      bodies: verifyBodies,
-      connections: CONNECTIONS,
-      durationS: VERIFY_SECONDS,
-      isOk: isValid,
-    });
+    console.error(`verify: ${PAYLOADS} payloads, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${VERIFY_SECONDS} s each…`);
+    const verify = async (url: string) => {
+      const load = { url, path: "/verify" as const, bodies: verifyBodies, connections: CONNECTIONS, isOk: isValid };
+      if (WARMUP_SECONDS > 0) await run({ ...load, durationS: WARMUP_SECONDS });
+      return run({ ...load, durationS: VERIFY_SECONDS });
+    };
+    const verifyOurs = await verify(oursUrl);
+    const verifyPeer = await verify(peerUrl);
 
     console.error(`settle: ${SETTLEMENTS} payments, ${IN_FLIGHT} in flight, 1-second blocks…`);
     const settle = (url: string, bodies: string[]) =>
@@ -183,6 +176,7 @@ function report(r: {
     cpus: cpus().length,
     node: process.version,
     verifySeconds: VERIFY_SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
     connections: CONNECTIONS,
     settlements: SETTLEMENTS,
     inFlight: IN_FLIGHT,
