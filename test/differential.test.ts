@@ -136,7 +136,6 @@ async function body(version: Version, over: Partial<SignOptions> = {}, edit?: (b
   return b;
 }
 
-const requirementsOf = (b: Body) => b.paymentRequirements;
 /** Where the payload states its own scheme/network: v1 at the top, v2 in `accepted`. */
 function payloadSide(b: Body, version: Version) {
   if (version === 1) return b.paymentPayload;

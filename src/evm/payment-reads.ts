@@ -7,7 +7,6 @@ import {
   decodeFunctionResult,
   encodeFunctionData,
   ExecutionRevertedError,
-  parseAbi,
   toFunctionSelector,
   type Address,
   type Hex,
