@@ -177,6 +177,8 @@ function report(r: {
     node: process.version,
     verifySeconds: VERIFY_SECONDS,
     warmupSeconds: WARMUP_SECONDS,
+    apiProcesses: Number(env.BENCH_API_PROCESSES ?? 1),
+    recoveryThreads: env.RECOVERY_THREADS ?? "default",
     connections: CONNECTIONS,
     settlements: SETTLEMENTS,
     inFlight: IN_FLIGHT,
