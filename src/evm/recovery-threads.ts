@@ -28,9 +28,22 @@ const OUT = 21; // recovered 1 | address 20
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const secp256k1 = require(workerData.secp256k1);
-const KeccakState = require(workerData.nodeGypBuild)(workerData.keccakDir);
-const keccak = new KeccakState();
-keccak.initialize(1088, 512);
+let keccak256;
+try {
+  const KeccakState = require(workerData.nodeGypBuild)(workerData.keccakDir);
+  const state = new KeccakState();
+  state.initialize(1088, 512);
+  keccak256 = (data) => {
+    state.absorb(data);
+    const hash = state.squeeze(32);
+    state.initialize(1088, 512);
+    return hash;
+  };
+} catch {
+  // No prebuilt sponge for this platform: the pure-JS keccak viem itself uses.
+  const { keccak_256 } = require(workerData.nobleSha3);
+  keccak256 = (data) => Buffer.from(keccak_256(data));
+}
 parentPort.on("message", ({ id, input }) => {
   const src = Buffer.from(input);
   const n = src.length / ${IN};
@@ -39,27 +52,38 @@ parentPort.on("message", ({ id, input }) => {
     const at = i * ${IN};
     try {
       const pub = secp256k1.ecdsaRecover(src.subarray(at + 32, at + 96), src[at + 96], src.subarray(at, at + 32), false);
-      keccak.absorb(Buffer.from(pub.buffer, pub.byteOffset + 1, 64));
-      const hash = keccak.squeeze(32);
-      keccak.initialize(1088, 512);
+      const hash = keccak256(Buffer.from(pub.buffer, pub.byteOffset + 1, 64));
       out[i * ${OUT}] = 1;
       hash.copy(out, i * ${OUT} + 1, 12, 32);
     } catch {
-      keccak.initialize(1088, 512);
+      // unrecoverable: stays 0, read as undefined
     }
   }
   parentPort.postMessage({ id, output: out.buffer }, [out.buffer]);
 });
 `;
 
-/** One recovery thread, loading the same native modules the inline path uses. */
-export function startRecoveryThread(): Worker {
+export interface ThreadModules {
+  secp256k1: string;
+  nodeGypBuild: string;
+  /** Where the keccak addon's prebuilds are looked for. */
+  keccakDir: string;
+  nobleSha3: string;
+}
+
+/**
+ * One recovery thread, loading what the inline path loads: libsecp256k1 (or the package's JS
+ * fallback) and the native keccak sponge (or the pure-JS keccak where it has no prebuild).
+ */
+export function startRecoveryThread(modules: Partial<ThreadModules> = {}): Worker {
   const require = createRequire(import.meta.url);
   const keccakPkg = require.resolve("keccak/package.json");
-  const workerData = {
+  const workerData: ThreadModules = {
     secp256k1: require.resolve("secp256k1"),
     nodeGypBuild: createRequire(keccakPkg).resolve("node-gyp-build"),
     keccakDir: path.dirname(keccakPkg),
+    nobleSha3: createRequire(require.resolve("viem/package.json")).resolve("@noble/hashes/sha3"),
+    ...modules,
   };
   // No inherited flags: a loader (tsx) would start a hooks thread of its own for nothing.
   return new Worker(THREAD_SOURCE, { eval: true, workerData, execArgv: [] });

@@ -32,10 +32,12 @@ const threads = (n: number, opts?: Parameters<typeof createRecoveryThreads>[1]) 
 describe("signer recovery threads", () => {
   it("recovers every signer of a batch, as the inline path does", async () => {
     const cases = await signed(64);
-    const recovery = threads(1);
+    const lost: unknown[] = [];
+    const recovery = threads(1, { onThreadLost: (err) => lost.push(err) });
     const got = await Promise.all(cases.map((c) => recovery.recover(c.digest, c.sig)));
     expect(got).toEqual(cases.map((c) => c.address));
     expect(cases.map((c) => recoverSigner(c.digest, c.sig))).toEqual(got);
+    expect(lost).toEqual([]);
   });
 
   it("answers undefined for a signature that recovers to no key, without spoiling its batch", async () => {
@@ -81,6 +83,18 @@ describe("signer recovery threads", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(started).toHaveLength(2);
     expect(await recovery.recover(c!.digest, c!.sig)).toBe(c!.address);
+  });
+
+  it("recovers with the pure-JS keccak where the native sponge has no prebuild", async () => {
+    const cases = await signed(8);
+    const lost: unknown[] = [];
+    const recovery = threads(1, {
+      startThread: () => startRecoveryThread({ keccakDir: "/nonexistent" }),
+      onThreadLost: (err) => lost.push(err),
+    });
+    expect(await Promise.all(cases.map((c) => recovery.recover(c.digest, c.sig)))).toEqual(cases.map((c) => c.address));
+    // Answered by the thread itself, not by the inline path after it died.
+    expect(lost).toEqual([]);
   });
 
   it("runs inline with no threads, and after close", async () => {
