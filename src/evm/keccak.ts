@@ -15,12 +15,16 @@ interface KeccakState {
 const RATE = 1088;
 const CAPACITY = 512;
 
+/** Where the `keccak` package keeps its addon, and the loader it uses (node-gyp-build). */
+export function keccakAddon(): { nodeGypBuild: string; keccakDir: string } {
+  const pkg = createRequire(import.meta.url).resolve("keccak/package.json");
+  return { nodeGypBuild: createRequire(pkg).resolve("node-gyp-build"), keccakDir: path.dirname(pkg) };
+}
+
 function loadNative(): KeccakState | undefined {
   try {
-    // The addon loader the package itself uses, resolved from the package.
-    const pkg = createRequire(import.meta.url).resolve("keccak/package.json");
-    const load = createRequire(pkg)("node-gyp-build") as (dir: string) => new () => KeccakState;
-    const State = load(path.dirname(pkg));
+    const { nodeGypBuild, keccakDir } = keccakAddon();
+    const State = (createRequire(import.meta.url)(nodeGypBuild) as (dir: string) => new () => KeccakState)(keccakDir);
     if (typeof State !== "function") return undefined;
     const state = new State();
     state.initialize(RATE, CAPACITY);

@@ -3,6 +3,7 @@
 // is laid out by hand because verify builds one per batch of simulations; the unit test holds
 // both directions to viem's ABI coder.
 import { parseAbi, toFunctionSelector, type Address, type Hex } from "viem";
+import { hexWord, uintWord } from "./abi-words.js";
 
 export const MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11" as const;
 
@@ -25,7 +26,6 @@ export interface Call3 {
 }
 
 const AGGREGATE3 = toFunctionSelector(aggregate3Abi[0]).slice(2);
-const word = (n: number) => n.toString(16).padStart(64, "0");
 
 /** aggregate3(calls) calldata. */
 export function aggregate3Calldata(calls: readonly Call3[]): Hex {
@@ -34,15 +34,15 @@ export function aggregate3Calldata(calls: readonly Call3[]): Hex {
   const tails = calls.map((c) => {
     const data = c.callData.slice(2);
     const padded = data.padEnd(Math.ceil(data.length / 64) * 64, "0");
-    return `${word(0).slice(0, 24)}${c.target.slice(2).toLowerCase()}${word(c.allowFailure ? 1 : 0)}${word(96)}${word(data.length / 2)}${padded}`;
+    return `${hexWord(c.target.slice(2).toLowerCase())}${uintWord(c.allowFailure ? 1 : 0)}${uintWord(96)}${uintWord(data.length / 2)}${padded}`;
   });
   let offset = calls.length * 32;
   const offsets = tails.map((t) => {
     const at = offset;
     offset += t.length / 2;
-    return word(at);
+    return uintWord(at);
   });
-  return `0x${AGGREGATE3}${word(32)}${word(calls.length)}${offsets.join("")}${tails.join("")}`;
+  return `0x${AGGREGATE3}${uintWord(32)}${uintWord(calls.length)}${offsets.join("")}${tails.join("")}`;
 }
 
 /** The success flag of each result of aggregate3 (returnData is not needed by its callers). */

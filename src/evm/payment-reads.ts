@@ -13,6 +13,7 @@ import {
   type PublicClient,
 } from "viem";
 import { RpcUnavailableError } from "../errors.js";
+import { hexWord, uintWord } from "./abi-words.js";
 import type { Authorization } from "../x402/wire.js";
 import { erc1271Abi, ERC1271_MAGIC, fiatTokenAbi } from "./fiat-token-abi.js";
 import { MULTICALL3, tryAggregateAbi } from "./multicall.js";
@@ -36,16 +37,13 @@ const transferVrs = transferItems.find((x) => x.inputs.length === 9)!;
 const transferBytes = transferItems.find((x) => x.inputs.length === 7)!;
 const VRS_SELECTOR = toFunctionSelector(transferVrs).slice(2);
 
-const word = (hex: string) => hex.padStart(64, "0");
-const uintWord = (decimal: string) => word(BigInt(decimal).toString(16));
-
 export function transferCalldata(auth: Authorization, signature: Hex): Hex {
   if (signature.length === 132) {
     // The hot path of every verify: nine static words, laid out by hand (the unit test holds
     // it to viem's encoder). Inputs are schema-checked hex and canonical decimals.
-    return `0x${VRS_SELECTOR}${word(auth.from.slice(2))}${word(auth.to.slice(2))}${uintWord(auth.value)}${uintWord(auth.validAfter)}${uintWord(
+    return `0x${VRS_SELECTOR}${hexWord(auth.from.slice(2))}${hexWord(auth.to.slice(2))}${uintWord(auth.value)}${uintWord(auth.validAfter)}${uintWord(
       auth.validBefore,
-    )}${auth.nonce.slice(2)}${word(signature.slice(130, 132))}${signature.slice(2, 66)}${signature.slice(66, 130)}`.toLowerCase() as Hex;
+    )}${auth.nonce.slice(2)}${hexWord(signature.slice(130, 132))}${signature.slice(2, 66)}${signature.slice(66, 130)}`.toLowerCase() as Hex;
   }
   const args = [auth.from, auth.to, BigInt(auth.value), BigInt(auth.validAfter), BigInt(auth.validBefore), auth.nonce] as const;
   return encodeFunctionData({ abi: [transferBytes], functionName: "transferWithAuthorization", args: [...args, signature] } as never);

@@ -4,9 +4,9 @@
 // that dies is replaced, and whatever it held is recovered inline: no verify is lost or answered
 // from a guess.
 import { createRequire } from "node:module";
-import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Address } from "viem";
+import { keccakAddon } from "./keccak.js";
 import { recoverSigner, type EcdsaParts } from "./signature.js";
 
 export interface SignerRecovery {
@@ -77,11 +77,9 @@ export interface ThreadModules {
  */
 export function startRecoveryThread(modules: Partial<ThreadModules> = {}): Worker {
   const require = createRequire(import.meta.url);
-  const keccakPkg = require.resolve("keccak/package.json");
   const workerData: ThreadModules = {
     secp256k1: require.resolve("secp256k1"),
-    nodeGypBuild: createRequire(keccakPkg).resolve("node-gyp-build"),
-    keccakDir: path.dirname(keccakPkg),
+    ...keccakAddon(),
     nobleSha3: createRequire(require.resolve("viem/package.json")).resolve("@noble/hashes/sha3"),
     ...modules,
   };

@@ -1,6 +1,7 @@
 // EIP-712 digest of a TransferWithAuthorization, computed by hand: the domain separator of each
 // (chain, token, name, version) is hashed once and reused, leaving two keccaks per verify.
 import { stringToBytes, type Address, type Hex } from "viem";
+import { hexWord, uintWord, writeWord } from "./abi-words.js";
 import { keccak256 } from "./keccak.js";
 import type { Authorization } from "../x402/wire.js";
 
@@ -17,10 +18,7 @@ export interface Eip712Domain {
   verifyingContract: Address;
 }
 
-function word(value: bigint | string): Buffer {
-  const hex = typeof value === "bigint" ? value.toString(16) : value.slice(2);
-  return Buffer.from(hex.padStart(64, "0"), "hex");
-}
+const word = (value: bigint | string): Buffer => Buffer.from(typeof value === "bigint" ? uintWord(value) : hexWord(value.slice(2)), "hex");
 
 const separators = new Map<string, Buffer>();
 
@@ -47,11 +45,6 @@ export function domainSeparator(domain: Eip712Domain): Buffer {
 // The struct (type hash + six words) and the final "\x19\x01" ‖ separator ‖ struct hash are
 // written into buffers of their own per call: hashing then reads them without any concatenation.
 const STRUCT_BYTES = 7 * 32;
-
-function writeWord(buf: Buffer, at: number, hex: string): void {
-  buf.fill(0, at, at + 32);
-  buf.write(hex.length % 2 ? `0${hex}` : hex, at + 32 - Math.ceil(hex.length / 2), "hex");
-}
 
 export function transferAuthorizationDigest(domain: Eip712Domain, auth: Authorization): Buffer {
   const struct = Buffer.allocUnsafe(STRUCT_BYTES);
