@@ -42,6 +42,20 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs
   }
 }
 
+/**
+ * A beforeReply hook that holds each answer until `count` have been answered (or 10 s passed,
+ * so a missing call fails the test's assertions instead of hanging it).
+ */
+function verifyBarrier(count: number): (call: ProxiedCall) => Promise<void> {
+  let seen = 0;
+  let release!: () => void;
+  const all = new Promise<void>((r) => (release = r));
+  return async () => {
+    if (++seen >= count) release();
+    await Promise.race([all, new Promise((r) => setTimeout(r, 10_000))]);
+  };
+}
+
 const rowOf = async (fac: TestFacilitator, payer: Address) => (await ledgerRows(fac, payer))[0];
 
 describe('v2 upfront payment flow (extra.paymentFlow "upfront")', () => {
@@ -133,11 +147,15 @@ describe.each([
   let reference: { url: string; close(): Promise<void> } | undefined;
   let proxy: FacilitatorProxy;
   const apiKey = which === "ours" ? API_KEY : undefined;
+  /** Set by a test that needs to hold /verify answers back; see verifyBarrier. */
+  let onVerifyAnswered: ((call: ProxiedCall) => Promise<void>) | undefined;
 
   beforeAll(async () => {
     if (which === "ours") fac = await startFacilitator(chain, { API_KEYS: API_KEY });
     else reference = await startReferenceFacilitator(chain.rpcUrl, ANVIL_KEYS[1]);
-    proxy = await startFacilitatorProxy((fac ?? reference)!.url);
+    proxy = await startFacilitatorProxy((fac ?? reference)!.url, {
+      beforeReply: (call) => (call.forwardedPath === "/verify" ? onVerifyAnswered?.(call) : undefined),
+    });
   });
 
   afterAll(async () => {
@@ -178,9 +196,13 @@ describe.each([
     async (server) => {
       // Both /verify calls run before either /settle, so both pass and both handlers run (the
       // middleware settles after the handler); /settle then decides which response is released.
+      // The proxy holds each /verify answer until both have been answered, so that order holds
+      // by construction: on a loaded machine one request could otherwise finish its settle
+      // before the other's verify arrives, and that verify would rightly say "already used".
       const buyer = await newBuyer(chain, "1");
       const payTo = newPayTo();
       const merchant = await startMerchant(server, { facilitatorUrl: proxy.url, payTo, apiKey });
+      onVerifyAnswered = verifyBarrier(2);
       try {
         const h = await signOnce(merchant.paidUrl, buyer);
         proxy.calls.length = 0;
@@ -200,6 +222,7 @@ describe.each([
         expect.soft(answers.map((a) => a.status).sort(), "statuses of the two requests (one payment)").toEqual([200, 402]);
         expect.soft(answers.filter((a) => a.receipt?.success).length, "successful receipts handed out").toBe(1);
       } finally {
+        onVerifyAnswered = undefined;
         await merchant.close();
       }
     },
