@@ -65,13 +65,18 @@ export function createLedger(db: Db, sql: Sql) {
      */
     isClaimed: batchLookups<AuthorizationKey, boolean>(async (keys) => {
       // int4[] (oid 1007) and text[] (oid 1009), one element per lookup, numbered by ordinality.
+      const column = (pick: (k: AuthorizationKey) => number | string, oid: number) => sql.array(keys.map(pick), oid);
+      const [chainIds, assets, payers, nonces] = [
+        column((x) => x.chainId, 1007),
+        column((x) => x.asset, 1009),
+        column((x) => x.payer, 1009),
+        column((x) => x.nonce, 1009),
+      ];
       const rows = await guardDb(
         "ledger lookup",
         () => sql<{ k: number }[]>`
           select k.i as k from settlements s
-          join unnest(${sql.array(keys.map((x) => x.chainId), 1007)}, ${sql.array(keys.map((x) => x.asset), 1009)},
-                      ${sql.array(keys.map((x) => x.payer), 1009)}, ${sql.array(keys.map((x) => x.nonce), 1009)})
-               with ordinality as k(chain_id, asset, payer, nonce, i)
+          join unnest(${chainIds}, ${assets}, ${payers}, ${nonces}) with ordinality as k(chain_id, asset, payer, nonce, i)
             on s.chain_id = k.chain_id and s.asset = k.asset and s.payer = k.payer and s.nonce = k.nonce`,
       );
       const found = new Set(rows.map((r) => Number(r.k) - 1));
