@@ -52,7 +52,9 @@ function verifyBarrier(count: number): (call: ProxiedCall) => Promise<void> {
   const all = new Promise<void>((r) => (release = r));
   return async () => {
     if (++seen >= count) release();
-    await Promise.race([all, new Promise((r) => setTimeout(r, 10_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
   };
 }
 
