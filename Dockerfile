@@ -18,9 +18,12 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # ---- deps: every dependency, dev included (tsc, and the devnet target) -------------------
 # Install scripts stay off (--ignore-scripts), as on the project's machines: the native module
 # used (secp256k1) loads a bundled prebuild at run time, so no compiler is needed anywhere.
+# The one script the project needs, its own postinstall, is run by name: patch-package applies
+# patches/ (the postgres driver's closed-socket guard, see README) and fails the build if it can't.
 FROM base AS deps
 COPY package.json package-lock.json .npmrc* ./
-RUN npm ci --ignore-scripts && npm cache clean --force
+COPY patches ./patches
+RUN npm ci --ignore-scripts && npx --no-install patch-package --error-on-fail && npm cache clean --force
 
 # ---- build: compile src/ to dist/ --------------------------------------------------------
 FROM deps AS build

@@ -27,6 +27,13 @@ export class DatabaseUnavailableError extends FacilitatorError {
   }
 }
 
+/** Redis (the worker's wake-up queue) is down: a new settlement could be claimed but not started. */
+export class QueueUnavailableError extends FacilitatorError {
+  constructor(message: string, cause?: unknown) {
+    super(503, "queue_unavailable", message, { cause });
+  }
+}
+
 export class BadRequestError extends FacilitatorError {
   constructor(
     readonly field: string,

@@ -15,7 +15,7 @@ import { startFacilitator, type TestFacilitator } from "./support/facilitator.js
 import { fundedPayment, type v2Body } from "./support/payments.js";
 import { peekJobs } from "./support/queue-peek.js";
 import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
-import { killAllWorkers, spawnWorker, tail, type WorkerProcess } from "./support/worker-process.js";
+import { killAllProcesses, spawnWorker, tail, type FacilitatorProcess } from "./support/processes.js";
 
 const relayer = privateKeyToAccount(ANVIL_KEYS[0]).address;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
@@ -32,7 +32,7 @@ const CASE_TIMEOUT_MS = 90_000;
 
 afterAll(async () => {
   // Safety net: each lab kills its own workers; this catches anything a crashed test left.
-  await killAllWorkers();
+  await killAllProcesses();
 });
 
 interface Payment {
@@ -54,17 +54,17 @@ async function openLab() {
   const chain: TestChain = await startTestChain();
   // No in-process worker: the only workers are the child processes the case starts.
   const fac: TestFacilitator = await startFacilitator(chain, { SETTLE_WAIT_MS: "1500" }, { worker: false });
-  const workers: WorkerProcess[] = [];
+  const workers: FacilitatorProcess[] = [];
 
   const lab = {
     chain,
     fac,
-    spawn(extra: Record<string, string> = {}): WorkerProcess {
+    spawn(extra: Record<string, string> = {}): FacilitatorProcess {
       const w = spawnWorker({ ...fac.env, ...extra });
       workers.push(w);
       return w;
     },
-    async faultyWorker(point: string): Promise<WorkerProcess> {
+    async faultyWorker(point: string): Promise<FacilitatorProcess> {
       const w = lab.spawn({ FAULT_POINT: point });
       await w.ready();
       return w;
@@ -85,7 +85,7 @@ async function openLab() {
     },
     relayerNonce: () => chain.client.getTransactionCount({ address: relayer }),
     /** Polls the ledger until every row is confirmed; on timeout, fails with the states, the queue and the worker's log. */
-    async waitConfirmed(payments: Payment[], worker: WorkerProcess): Promise<Row[]> {
+    async waitConfirmed(payments: Payment[], worker: FacilitatorProcess): Promise<Row[]> {
       const deadline = Date.now() + RECOVERY_MS;
       for (;;) {
         const rows = await Promise.all(payments.map(lab.rowOf));
@@ -125,7 +125,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Pr
   }
 }
 
-async function expectKilledBySigkill(w: WorkerProcess, point: string) {
+async function expectKilledBySigkill(w: FacilitatorProcess, point: string) {
   const exit = await withTimeout(w.exited, 15_000, () => `the worker with FAULT_POINT=${point} did not die:\n${tail(w.output())}`);
   // (Its own "fault point reached" warning is usually lost: pino writes asynchronously and SIGKILL does not flush.)
   expect(exit, tail(w.output())).toEqual({ code: null, signal: "SIGKILL" });

@@ -7,7 +7,7 @@ import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
 import { signAuthorization, v2Body } from "./support/payments.js";
-import { spawnWorker } from "./support/worker-process.js";
+import { spawnWorker } from "./support/processes.js";
 
 const COUNT = 500;
 const PRICE = 1_000n;

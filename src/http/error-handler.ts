@@ -2,10 +2,14 @@
 // naming the problem; a dependency that cannot answer is a 503; anything else is a 500 that
 // carries only the request id (details go to the log).
 import type { FastifyError, FastifyInstance } from "fastify";
-import { FacilitatorError } from "../errors.js";
+import { unreachableCode } from "../db/ledger.js";
+import { DatabaseUnavailableError, FacilitatorError } from "../errors.js";
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | FacilitatorError | Error, req, reply) => {
+    // A connection error that reached here without a guard is still an outage, not a bug.
+    const down = !(err instanceof FacilitatorError) && unreachableCode(err);
+    if (down) err = new DatabaseUnavailableError(`database unavailable (${down})`, err);
     if (err instanceof FacilitatorError) {
       if (err.statusCode >= 500) req.log.warn({ err }, "dependency unavailable");
       return reply.code(err.statusCode).send({ error: err.code, message: err.message, reqId: req.id });

@@ -41,12 +41,14 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const verifier = createVerifier({ networks: chains, clientFor: chains.clientFor, isClaimed: ledger.isClaimed, recovery });
   const repo = createSettlementsRepo(database.db);
   const queue = createSettlementQueue(redis, config.queuePrefix);
+  const waiter = createSettlementWaiter(database.sql);
   const settle = createSettleService({
     networks: chains,
     verifier,
     repo,
-    waiter: createSettlementWaiter(database.sql),
+    waiter,
     enqueue: (id) => queue.enqueue(id),
+    queueReady: () => redis.status === "ready",
     settleWaitMs: config.settleWaitMs,
     settleMaxWaitMs: config.settleMaxWaitMs,
     logger,
@@ -56,6 +58,8 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const readiness: Record<string, ReadinessCheck> = {
     postgres: ledger.ping,
     redis: async () => {
+      // Commands wait in the client's offline queue while it reconnects: ask its state first.
+      if (redis.status !== "ready") throw new Error(`not connected (${redis.status})`);
       if ((await redis.ping()) !== "PONG") throw new Error("unexpected PING answer");
     },
   };
@@ -82,6 +86,9 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   return {
     app,
     async close() {
+      // Waiting /settle requests answer from their row now (pending, with its hash), so the
+      // server can finish every request it took before it closes.
+      waiter.drain();
       await app.close();
       await recovery.close();
       await queue.close();

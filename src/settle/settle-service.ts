@@ -3,6 +3,7 @@
 // api never signs; the answer always comes from the ledger row.
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
+import { DatabaseUnavailableError, QueueUnavailableError } from "../errors.js";
 import type { SettlementRow, SettlementsRepo } from "../db/settlements-repo.js";
 import { authorizationKey, toIntent, type NetworkLookup } from "../verify/intent.js";
 import type { Verifier } from "../verify/verifier.js";
@@ -12,6 +13,16 @@ import { answerFromRow, failure, isDecided, type SettleResponse } from "./answer
 import type { SettlementWaiter } from "./waiter.js";
 
 export const Duplicate = "duplicate_settlement";
+/** A queue that went away after the claim must not hold the request: the reconciler enqueues later. */
+const ENQUEUE_WAIT_MS = 2_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
 
 export interface SettleServiceDeps {
   networks: NetworkLookup;
@@ -19,6 +30,12 @@ export interface SettleServiceDeps {
   repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "transition" | "takeSuccessAnswer">;
   waiter: SettlementWaiter;
   enqueue(id: string): Promise<void>;
+  /**
+   * Whether the queue is reachable now. While it is not, new settlements are refused (503)
+   * before anything is claimed: a claim the worker cannot hear of would settle later, after
+   * the caller gave up on it. Known authorizations are still answered from the ledger.
+   */
+  queueReady?: () => boolean;
   /** How long to wait for the receipt once a transaction exists. */
   settleWaitMs: number;
   /**
@@ -69,15 +86,23 @@ export function createSettleService(deps: SettleServiceDeps) {
         transaction: row.latestTx ?? "",
       };
     }
+    let seen = row;
     const latest = isDecided(row)
       ? row
-      : await deps.waiter.waitFor(
-          row.id,
-          async () => (await repo.findById(row.id)) ?? row,
-          answerable,
-          Math.max(deps.settleWaitMs, deps.settleMaxWaitMs),
-          [deps.settleWaitMs],
-        );
+      : await deps.waiter
+          .waitFor(
+            row.id,
+            async () => (seen = (await repo.findById(row.id)) ?? seen),
+            answerable,
+            Math.max(deps.settleWaitMs, deps.settleMaxWaitMs),
+            [deps.settleWaitMs],
+          )
+          .catch((err: unknown) => {
+            // Database down at the deadline: a transaction already on record is still worth
+            // pointing at (the retry is answered from the row); without one, the 503 stands.
+            if (err instanceof DatabaseUnavailableError && seen.latestTx && !isDecided(seen)) return seen;
+            throw err;
+          });
     const answer = answerFromRow(latest, payer, network);
     // One payment, one delivery: the middleware serves the resource on success, so only one
     // request ever hears it. A retry after "settlement_pending" is that one; a replayed header
@@ -104,6 +129,8 @@ export function createSettleService(deps: SettleServiceDeps) {
 
     const verdict = await deps.verifier(req, { checkLedger: false });
     if (!verdict.isValid) return failure(verdict.invalidReason!, intent.payer, network, verdict.invalidMessage);
+    if (deps.queueReady && !deps.queueReady())
+      throw new QueueUnavailableError("the settlement queue (Redis) is unreachable; retry shortly");
 
     const row = await repo.claim({
       chainId: intent.network!.chainId,
@@ -131,7 +158,7 @@ export function createSettleService(deps: SettleServiceDeps) {
       // job (Redis down) is re-enqueued by the reconciler.
       await repo.transition({ id: row.id, from: "received", version: row.version, to: "queued" });
       logger.debug({ settlementId: row.id }, "marked queued");
-      await deps.enqueue(row.id);
+      await withDeadline(deps.enqueue(row.id), ENQUEUE_WAIT_MS, "enqueue");
       logger.debug({ settlementId: row.id }, "enqueued");
     } catch (err) {
       // The row is safe in Postgres; the worker's reconciler enqueues it when Redis is back.

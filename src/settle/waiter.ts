@@ -1,16 +1,20 @@
 // Lets /settle wait for a row to change without polling: the worker's transitions NOTIFY on
 // commit and one LISTEN connection per api process wakes the waiting requests. A slow re-read
-// covers a notification lost while that connection reconnects.
+// covers a notification lost while that connection reconnects, and a database that stops
+// answering mid-wait is read again until the deadline instead of failing the request at once.
 import type { Sql } from "postgres";
 import { NOTIFY_CHANNEL } from "../db/settlements-repo.js";
 
 const SAFETY_REREAD_MS = 2_000;
+/** While reads fail (database restarting), how often to try again. */
+const FAILED_REREAD_MS = 500;
 
 export interface SettlementWaiter {
   /**
    * Re-reads the row whenever it changes until `done(value, elapsedMs)` holds or `timeoutMs`
    * passes. `wakeAtMs` are extra moments (since the start) at which `done` is asked again,
-   * for conditions that depend on time as well as on the row.
+   * for conditions that depend on time as well as on the row. A read that fails is retried;
+   * if the last read before the deadline failed, its error is thrown.
    */
   waitFor<T>(
     id: string,
@@ -19,10 +23,13 @@ export interface SettlementWaiter {
     timeoutMs: number,
     wakeAtMs?: number[],
   ): Promise<T>;
+  /** Shutdown: every wait reads once more and returns now; later waits do not wait. */
+  drain(): void;
 }
 
 export function createSettlementWaiter(sql: Sql): SettlementWaiter {
   const wakers = new Map<string, Set<() => void>>();
+  let draining = false;
   let listening: Promise<unknown> | undefined;
   const listen = () =>
     (listening ??= sql
@@ -33,8 +40,15 @@ export function createSettlementWaiter(sql: Sql): SettlementWaiter {
       }));
 
   return {
-    async waitFor(id, read, done, timeoutMs, wakeAtMs = []) {
-      await listen();
+    async waitFor<T>(
+      id: string,
+      read: () => Promise<T>,
+      done: (value: T, elapsedMs: number) => boolean,
+      timeoutMs: number,
+      wakeAtMs: number[] = [],
+    ) {
+      // Without LISTEN (database down) the re-reads below still see every change, only later.
+      await listen().catch(() => undefined);
       const start = Date.now();
       const deadline = start + timeoutMs;
       for (;;) {
@@ -44,19 +58,31 @@ export function createSettlementWaiter(sql: Sql): SettlementWaiter {
         set.add(wake);
         wakers.set(id, set);
         try {
-          const value = await read();
+          let value: T | undefined;
+          let failure: unknown;
+          try {
+            value = await read();
+          } catch (err) {
+            failure = err;
+          }
           const now = Date.now();
           const left = deadline - now;
-          if (done(value, now - start) || left <= 0) return value;
+          if (failure === undefined && (done(value as T, now - start) || left <= 0 || draining)) return value as T;
+          if (failure !== undefined && (left <= 0 || draining)) throw failure;
           const nextWake = wakeAtMs.map((w) => start + w - now).filter((ms) => ms > 0);
+          const pause = failure === undefined ? SAFETY_REREAD_MS : FAILED_REREAD_MS;
           let timer: NodeJS.Timeout | undefined;
-          await Promise.race([woken, new Promise((r) => (timer = setTimeout(r, Math.min(left, SAFETY_REREAD_MS, ...nextWake))))]);
+          await Promise.race([woken, new Promise((r) => (timer = setTimeout(r, Math.min(left, pause, ...nextWake))))]);
           clearTimeout(timer);
         } finally {
           set.delete(wake);
           if (set.size === 0) wakers.delete(id);
         }
       }
+    },
+    drain() {
+      draining = true;
+      for (const set of wakers.values()) for (const wake of set) wake();
     },
   };
 }

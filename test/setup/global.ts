@@ -1,6 +1,8 @@
 // Gives the whole run its own Postgres database (migrated) and Redis key prefix, and removes
-// both afterwards. Services come from DATABASE_URL / REDIS_URL when set, otherwise from
-// testcontainers when a Docker engine answers; with neither, the run fails and says why.
+// both afterwards. Each service comes from DATABASE_URL / REDIS_URL when set, otherwise from the
+// local server on its default port when one answers (as `npm run devnet` does), otherwise from
+// testcontainers when a Docker engine answers; with none of these, the run fails and names what
+// to start.
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { Redis } from "ioredis";
@@ -18,32 +20,89 @@ declare module "vitest" {
   }
 }
 
-async function servicesFromContainers(): Promise<{ databaseUrl: string; redisUrl: string; stop(): Promise<void> }> {
-  let containers: typeof import("@testcontainers/postgresql");
-  let redisModule: typeof import("@testcontainers/redis");
+const LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres";
+const LOCAL_REDIS = "redis://127.0.0.1:6379";
+
+async function postgresAnswers(url: string): Promise<boolean> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 3 });
   try {
-    containers = await import("@testcontainers/postgresql");
-    redisModule = await import("@testcontainers/redis");
-    const pg = await new containers.PostgreSqlContainer("postgres:16-alpine").start();
-    const rd = await new redisModule.RedisContainer("redis:7-alpine").start();
-    return {
-      databaseUrl: pg.getConnectionUri().replace(/\/[^/]+$/, "/postgres"),
-      redisUrl: rd.getConnectionUrl(),
-      stop: async () => {
-        await Promise.all([pg.stop(), rd.stop()]);
-      },
-    };
-  } catch (err) {
-    throw new Error(
-      "The tests need Postgres and Redis: set DATABASE_URL and REDIS_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres " +
-        `and redis://127.0.0.1:6379), or run a Docker engine for testcontainers. (${(err as Error).message.split("\n")[0]})`,
-    );
+    await sql`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 1 });
   }
 }
 
+async function redisAnswers(url: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3_000 });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    return (await redis.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+interface Services {
+  databaseUrl: string;
+  redisUrl: string;
+  stop(): Promise<void>;
+}
+
+async function container<T>(start: () => Promise<T>): Promise<T | Error> {
+  try {
+    return await start();
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/** Given URLs first, then the local servers on their default ports, then containers for whatever is still missing. */
+async function findServices(): Promise<Services> {
+  let databaseUrl = process.env.DATABASE_URL || ((await postgresAnswers(LOCAL_POSTGRES)) ? LOCAL_POSTGRES : "");
+  let redisUrl = process.env.REDIS_URL || ((await redisAnswers(LOCAL_REDIS)) ? LOCAL_REDIS : "");
+  const stops: Array<() => Promise<unknown>> = [];
+  const problems: string[] = [];
+  if (!databaseUrl) {
+    const pg = await container(async () => {
+      const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
+      return new PostgreSqlContainer("postgres:16-alpine").start();
+    });
+    if (pg instanceof Error) problems.push(`Postgres (start it on 127.0.0.1:5432 with user postgres, or set DATABASE_URL)`);
+    else {
+      databaseUrl = pg.getConnectionUri().replace(/\/[^/]+$/, "/postgres");
+      stops.push(() => pg.stop());
+    }
+  }
+  if (!redisUrl) {
+    const rd = await container(async () => {
+      const { RedisContainer } = await import("@testcontainers/redis");
+      return new RedisContainer("redis:7-alpine").start();
+    });
+    if (rd instanceof Error) problems.push(`Redis (start it on 127.0.0.1:6379, or set REDIS_URL)`);
+    else {
+      redisUrl = rd.getConnectionUrl();
+      stops.push(() => rd.stop());
+    }
+  }
+  const stop = async () => void (await Promise.allSettled(stops.map((s) => s())));
+  if (problems.length) {
+    await stop();
+    throw new Error(
+      `The tests need ${problems.join(" and ")}: nothing answered on the default local port and no Docker engine ` +
+        "answered for testcontainers. On Debian: pg_ctlcluster <version> main start; redis-server --daemonize yes.",
+    );
+  }
+  return { databaseUrl, redisUrl, stop };
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  let base = { databaseUrl: process.env.DATABASE_URL ?? "", redisUrl: process.env.REDIS_URL ?? "", stop: async () => {} };
-  if (!base.databaseUrl || !base.redisUrl) base = await servicesFromContainers();
+  const base = await findServices();
 
   const runId = `${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
   const dbName = `x402_test_${runId}`;

@@ -1,25 +1,30 @@
-// The settlement worker as a real OS process (`main.ts worker`), for tests that kill it. It runs
-// as `node --import tsx src/main.ts worker`, which is what `tsx src/main.ts worker` does minus the
-// tsx wrapper process: the pid we hold is the worker itself, so a SIGKILL it sends itself shows
+// The facilitator's processes as real OS processes (`main.ts worker`, `main.ts api`), for tests
+// that kill them or take their dependencies away and check they are still running. Each runs as
+// `node --import tsx src/main.ts <mode>`, which is what `tsx src/main.ts <mode>` does minus the
+// tsx wrapper process: the pid we hold is the process itself, so a SIGKILL it sends itself shows
 // up as signal SIGKILL here, and killing it leaves no grandchild behind.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const KEEP_CHARS = 40_000;
+const KEEP_CHARS = 400_000;
 
 export interface WorkerExit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
 
-export interface WorkerProcess {
+export interface FacilitatorProcess {
   pid: number;
+  /** Whether it is still running (neither exited nor killed). */
+  alive(): boolean;
+  /** Sends a signal (SIGTERM for a graceful stop). */
+  signal(sig: NodeJS.Signals): void;
   /** Everything the process wrote (stdout + stderr, most recent ~40 kB): for failure messages. */
   output(): string;
   /** Resolves when the process has exited, with how it ended. */
   exited: Promise<WorkerExit>;
-  /** Resolves once the worker logged "worker started" (its startup sweep is done); rejects if it exits first. */
+  /** Resolves once it logged that it is up (the worker: its startup sweep is done); rejects if it exits first. */
   ready(timeoutMs?: number): Promise<void>;
   /** Settles when a log line matching `pattern` appears; rejects on exit or timeout. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
@@ -27,18 +32,22 @@ export interface WorkerProcess {
   kill(): Promise<WorkerExit>;
 }
 
-// Every worker still alive when the test process exits is killed synchronously, so a crashed
-// or timed-out test run leaves no worker behind.
+// Every process still alive when the test process exits is killed synchronously, so a crashed
+// or timed-out test run leaves none behind.
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "worker"], {
+export const spawnWorker = (env: Record<string, string>): FacilitatorProcess => spawnMode("worker", env);
+
+const READY: Record<"api" | "worker", RegExp> = { worker: /"msg":"worker started"/, api: /"msg":"api listening"/ };
+
+export function spawnMode(mode: "api" | "worker", env: Record<string, string>): FacilitatorProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", mode], {
     cwd: ROOT,
     // The readiness and fault-point checks read the log, so it is always on (info), whatever the caller's env says.
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env, LOG_LEVEL: "info" },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env, LOG_LEVEL: env.LOG_LEVEL === "debug" ? "debug" : "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(child);
@@ -76,11 +85,11 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
         if (line !== undefined) return done(() => resolve(line));
         if (exit)
           return done(() =>
-            reject(new Error(`worker ${child.pid} exited (${JSON.stringify(exit)}) before logging ${pattern}:\n${tail(text)}`)),
+            reject(new Error(`${mode} ${child.pid} exited (${JSON.stringify(exit)}) before logging ${pattern}:\n${tail(text)}`)),
           );
       };
       const timer = setTimeout(
-        () => done(() => reject(new Error(`worker ${child.pid} did not log ${pattern} within ${timeoutMs} ms:\n${tail(text)}`))),
+        () => done(() => reject(new Error(`${mode} ${child.pid} did not log ${pattern} within ${timeoutMs} ms:\n${tail(text)}`))),
         timeoutMs,
       );
       const done = (settle: () => void) => {
@@ -94,9 +103,11 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
 
   return {
     pid: child.pid ?? -1,
+    alive: () => !exit,
+    signal: (sig) => void (exit || child.kill(sig)),
     output: () => text,
     exited,
-    ready: (timeoutMs = 30_000) => waitForLog(/"msg":"worker started"/, timeoutMs).then(() => undefined),
+    ready: (timeoutMs = 30_000) => waitForLog(READY[mode], timeoutMs).then(() => undefined),
     waitForLog,
     async kill() {
       if (!exit) child.kill("SIGKILL");
@@ -105,8 +116,8 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
   };
 }
 
-/** Kills every worker process this test file started that is still running. */
-export async function killAllWorkers(): Promise<void> {
+/** Kills every process this test file started that is still running. */
+export async function killAllProcesses(): Promise<void> {
   await Promise.all(
     [...live].map(
       (child) =>
