@@ -9,9 +9,11 @@ const MAX_UINT256 = (1n << 256n) - 1n;
 /** Largest signature accepted: room for ERC-1271 and ERC-6492 wrappers, far below the body limit. */
 export const MAX_SIGNATURE_BYTES = 4096;
 
+// zod 4 runs later checks even after a failed one; `abort: true` keeps BigInt() from ever seeing a
+// string the regex refused (it would throw, and a throw is a 500).
 export const uint256 = z
   .string()
-  .regex(/^(0|[1-9][0-9]{0,77})$/, "must be a canonical decimal integer string")
+  .regex(/^(0|[1-9][0-9]{0,77})$/, { message: "must be a canonical decimal integer string", abort: true })
   .refine((s) => BigInt(s) <= MAX_UINT256, "must be below 2^256");
 export const address = z
   .string()
@@ -27,6 +29,17 @@ const signature = z
   .transform((s) => s as Hex);
 const shortString = z.string().min(1).max(128);
 
+/** Nesting allowed in a value passed along unread; real envelopes (JSON schemas included) stay far below. */
+const MAX_NESTING = 64;
+// Bounded by the budget, so this walk can never run out of stack, whatever the body holds.
+const nestsDeeper = (v: unknown, budget: number): boolean =>
+  typeof v === "object" && v !== null && (budget === 0 || Object.values(v).some((child) => nestsDeeper(child, budget - 1)));
+// Unread values still get walked later (the settle request hash recurses through them): a body
+// nested a few thousand levels deep, well under the body limit, would overflow that stack.
+const passedAlong = z.unknown().refine((v) => !nestsDeeper(v, MAX_NESTING), `must not nest deeper than ${MAX_NESTING} levels`);
+/** An object whose unknown keys are kept (newer clients add fields), within the nesting bound. */
+const openObject = <Shape extends z.core.$ZodLooseShape>(shape: Shape) => z.object(shape).catchall(passedAlong);
+
 export const authorizationSchema = z.strictObject({
   from: address,
   to: address,
@@ -39,16 +52,16 @@ export const authorizationSchema = z.strictObject({
 /** EIP-3009 payload; a Permit2 payload is recognised so it can be refused with a reason. */
 export const evmPayloadSchema = z.union([
   z.strictObject({ signature, authorization: authorizationSchema }),
-  z.looseObject({
+  openObject({
     signature: z
       .string()
       .max(2 + 2 * MAX_SIGNATURE_BYTES)
       .optional(),
-    permit2Authorization: z.looseObject({}),
+    permit2Authorization: openObject({}),
   }),
 ]);
 
-const extraSchema = z.looseObject({ name: shortString.optional(), version: shortString.optional() }).nullish();
+const extraSchema = openObject({ name: shortString.optional(), version: shortString.optional() }).nullish();
 
 const requirementsCommon = {
   scheme: shortString,
@@ -58,26 +71,26 @@ const requirementsCommon = {
   extra: extraSchema,
 };
 
-export const requirementsV1Schema = z.looseObject({
+export const requirementsV1Schema = openObject({
   ...requirementsCommon,
   network: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a v1 network name"),
   maxAmountRequired: uint256,
 });
 
-export const requirementsV2Schema = z.looseObject({
+export const requirementsV2Schema = openObject({
   ...requirementsCommon,
   network: z.string().regex(/^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,64}$/, "must be a CAIP-2 network id"),
   amount: uint256,
 });
 
-export const payloadV1Schema = z.looseObject({
+export const payloadV1Schema = openObject({
   x402Version: z.literal(1),
   scheme: shortString,
   network: requirementsV1Schema.shape.network,
   payload: evmPayloadSchema,
 });
 
-export const payloadV2Schema = z.looseObject({
+export const payloadV2Schema = openObject({
   x402Version: z.literal(2),
   accepted: requirementsV2Schema,
   payload: evmPayloadSchema,
