@@ -38,10 +38,16 @@ async function run(mode: Mode): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, "shutting down");
-    const timer = setTimeout(() => process.exit(1), 10_000).unref();
-    await Promise.allSettled(closers.map((c) => c()));
+    const timer = setTimeout(() => {
+      logger.error("shutdown took over 10 s: exiting anyway");
+      process.exit(1);
+    }, 10_000).unref();
+    const results = await Promise.allSettled(closers.map((c) => c()));
     clearTimeout(timer);
-    process.exit(0);
+    const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+    for (const err of failed) logger.error({ err }, "shutdown step failed");
+    logger.info({ clean: failed.length === 0 }, "stopped");
+    process.exit(failed.length ? 1 : 0);
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

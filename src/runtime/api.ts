@@ -89,7 +89,10 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
       // Waiting /settle requests answer from their row now (pending, with its hash), so the
       // server can finish every request it took before it closes.
       waiter.drain();
-      await app.close();
+      // A keep-alive connection that goes idle after close() began would hold it open until
+      // its timeout: close each one as soon as its last answer is out.
+      const idleSweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      await app.close().finally(() => clearInterval(idleSweep));
       await recovery.close();
       await queue.close();
       redis.disconnect();

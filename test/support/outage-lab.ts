@@ -43,6 +43,8 @@ export interface OutageLab {
   url: string;
   /** Direct SQL on the facilitator's database. */
   sql: postgres.Sql;
+  /** Starts a fresh api and worker (after the old ones exited), and points the lab at them. */
+  respawn(): Promise<void>;
   newPayments(n: number): Promise<Payment[]>;
   post(path: string, body: unknown): Promise<Answer>;
   get(path: string, admin?: boolean): Promise<Answer>;
@@ -64,15 +66,17 @@ export async function openOutageLab(opts: { privateRedis?: boolean; env?: Record
     ...(process.env.OUTAGE_LOG_DIR ? { LOG_LEVEL: "debug" } : {}),
     ...opts.env,
   });
-  const worker = spawnMode("worker", env);
-  const api = spawnMode("api", env);
-  await Promise.all([worker.ready(60_000), api.ready(60_000)]);
-  const url = /"url":"(http:\/\/[^"]+)"/.exec(api.output())![1]!;
+  const spawnBoth = async () => {
+    const worker = spawnMode("worker", env);
+    const api = spawnMode("api", env);
+    await Promise.all([worker.ready(60_000), api.ready(60_000)]);
+    return { worker, api, url: /"url":"(http:\/\/[^"]+)"/.exec(api.output())![1]! };
+  };
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
 
   const request = async (path: string, init: RequestInit): Promise<Answer> => {
     try {
-      const res = await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(60_000) });
+      const res = await fetch(`${lab.url}${path}`, { ...init, signal: AbortSignal.timeout(60_000) });
       const text = await res.text();
       try {
         return { status: res.status, json: JSON.parse(text) };
@@ -84,14 +88,15 @@ export async function openOutageLab(opts: { privateRedis?: boolean; env?: Record
     }
   };
 
-  return {
+  const lab: OutageLab = {
     chain,
     pg,
     redis,
-    api,
-    worker,
-    url,
+    ...(await spawnBoth()),
     sql,
+    async respawn() {
+      Object.assign(lab, await spawnBoth());
+    },
     async newPayments(n) {
       const made = await Promise.all(Array.from({ length: n }, () => fundedPayment(chain, { payTo, value: PRICE })));
       return made.map((p) => ({ buyer: p.buyer.address, nonce: p.authorization.nonce, body: p.body }));
@@ -99,16 +104,17 @@ export async function openOutageLab(opts: { privateRedis?: boolean; env?: Record
     post: (path, body) => request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
     get: (path, admin) => request(path, admin ? { headers: { authorization: `Bearer ${ADMIN_KEY}` } } : {}),
     async close() {
-      await Promise.all([api.kill(), worker.kill()]);
+      await Promise.all([lab.api.kill(), lab.worker.kill()]);
       if (process.env.OUTAGE_LOG_DIR) {
         const { writeFileSync } = await import("node:fs");
-        writeFileSync(`${process.env.OUTAGE_LOG_DIR}/api.log`, api.output());
-        writeFileSync(`${process.env.OUTAGE_LOG_DIR}/worker.log`, worker.output());
+        writeFileSync(`${process.env.OUTAGE_LOG_DIR}/api.log`, lab.api.output());
+        writeFileSync(`${process.env.OUTAGE_LOG_DIR}/worker.log`, lab.worker.output());
       }
       await sql.end({ timeout: 1 }).catch(() => undefined);
       await Promise.all([pg.destroy(), redis?.stop(), chain.stop()]);
     },
   };
+  return lab;
 }
 
 /** An answer a client may get while a dependency is away: settled, pending with its hash, or a JSON 503. */
