@@ -4,6 +4,7 @@
 // answering mid-wait is read again until the deadline instead of failing the request at once.
 import type { Sql } from "postgres";
 import { NOTIFY_CHANNEL } from "../db/settlements-repo.js";
+import { FacilitatorError } from "../errors.js";
 
 const SAFETY_REREAD_MS = 2_000;
 /** While reads fail (database restarting), how often to try again. */
@@ -13,8 +14,9 @@ export interface SettlementWaiter {
   /**
    * Re-reads the row whenever it changes until `done(value, elapsedMs)` holds or `timeoutMs`
    * passes. `wakeAtMs` are extra moments (since the start) at which `done` is asked again,
-   * for conditions that depend on time as well as on the row. A read that fails is retried;
-   * if the last read before the deadline failed, its error is thrown.
+   * for conditions that depend on time as well as on the row. A read that fails because a
+   * dependency is unavailable (a 503 error) is retried; if the last read before the deadline
+   * failed, its error is thrown.
    */
   waitFor<T>(
     id: string,
@@ -63,6 +65,8 @@ export function createSettlementWaiter(sql: Sql): SettlementWaiter {
           try {
             value = await read();
           } catch (err) {
+            // Only an unreachable dependency is worth waiting out; anything else answers now.
+            if (!(err instanceof FacilitatorError && err.statusCode === 503)) throw err;
             failure = err;
           }
           const now = Date.now();

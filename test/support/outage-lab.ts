@@ -1,6 +1,7 @@
 // A facilitator whose api and worker run as their own OS processes on a Postgres cluster (and,
 // when asked, a Redis) of the test's own, so a test can stop, restart or cut those dependencies
 // and then ask whether both processes are still running and every payment landed once.
+// OUTAGE_LOG_DIR=dir runs both at debug level and leaves their logs there (api.log, worker.log).
 import { randomBytes } from "node:crypto";
 import { privateKeyToAccount } from "viem/accounts";
 import type { Address, Hex } from "viem";
