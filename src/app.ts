@@ -3,7 +3,6 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { EnabledNetwork } from "./config/config.js";
 import { createKeyRing, requireKey } from "./http/auth.js";
 import { installErrorHandler } from "./http/error-handler.js";
 import { healthRoute, type ReadinessCheck } from "./http/routes/health.js";
@@ -12,16 +11,17 @@ import { settleRoute } from "./http/routes/settle.js";
 import { settlementsRoute } from "./http/routes/settlements.js";
 import { verifyRoute } from "./http/routes/verify.js";
 import type { SettlementQueries } from "./db/settlement-queries.js";
-import type { NetworkLookup } from "./verify/intent.js";
+import type { NetworkLookup } from "./config/config.js";
 import type { SettleService } from "./settle/settle-service.js";
-import type { Verifier } from "./verify/verifier.js";
+import type { SupportedKind, Verifier } from "./schemes/scheme.js";
 
 /** Large enough for any real payment (a wrapped smart-wallet signature included), small enough to shrug off floods. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface AppDeps {
   logger: Logger;
-  networks: readonly EnabledNetwork[];
+  /** What /supported lists: every enabled method's kinds on every enabled network. */
+  kinds: SupportedKind[];
   verifier: Verifier;
   settle: SettleService;
   queries: SettlementQueries;
@@ -71,7 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         auth: requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin"),
       });
     }
-    await scope.register(supportedRoute, { networks: deps.networks, relayerAddresses: deps.relayerAddresses });
+    await scope.register(supportedRoute, { kinds: deps.kinds, relayerAddresses: deps.relayerAddresses });
     await scope.register(healthRoute, { readiness: deps.readiness });
   };
   await app.register(api, { prefix: deps.basePath ?? "" });

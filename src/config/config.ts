@@ -11,6 +11,12 @@ export interface EnabledNetwork extends NetworkDefinition {
   rpcUrls: string[];
 }
 
+/** Finds an enabled network by the name a request uses for it. */
+export interface NetworkLookup {
+  byV1Name(name: string): EnabledNetwork | undefined;
+  byCaip2(id: string): EnabledNetwork | undefined;
+}
+
 export interface Config {
   port: number;
   host: string;

@@ -2,10 +2,9 @@
 // DatabaseUnavailableError (HTTP 503), never as a verdict.
 import { sql as dsql } from "drizzle-orm";
 import { DatabaseUnavailableError } from "../errors.js";
-import type { AuthorizationKey } from "../verify/intent.js";
 import type { Sql } from "postgres";
 import type { Db } from "./client.js";
-import { relayerNonces } from "./schema.js";
+import { relayerNonces, type PaymentKey } from "./schema.js";
 
 const UNREACHABLE = new Set([
   "ECONNREFUSED",
@@ -63,21 +62,22 @@ export function createLedger(db: Db, sql: Sql) {
      * On every verify. Lookups made in the same event-loop turn go to Postgres as one query on
      * the unique key, so a burst of verifies costs one round trip and one statement.
      */
-    isClaimed: batchLookups<AuthorizationKey, boolean>(async (keys) => {
+    isClaimed: batchLookups<PaymentKey, boolean>(async (keys) => {
       // int4[] (oid 1007) and text[] (oid 1009), one element per lookup, numbered by ordinality.
-      const column = (pick: (k: AuthorizationKey) => number | string, oid: number) => sql.array(keys.map(pick), oid);
-      const [chainIds, assets, payers, nonces] = [
-        column((x) => x.chainId, 1007),
-        column((x) => x.asset, 1009),
-        column((x) => x.payer, 1009),
-        column((x) => x.nonce, 1009),
-      ];
+      const chainIds = sql.array(
+        keys.map((k) => k.chainId),
+        1007,
+      );
+      const paymentKeys = sql.array(
+        keys.map((k) => k.key),
+        1009,
+      );
       const rows = await guardDb(
         "ledger lookup",
         () => sql<{ k: number }[]>`
           select k.i as k from settlements s
-          join unnest(${chainIds}, ${assets}, ${payers}, ${nonces}) with ordinality as k(chain_id, asset, payer, nonce, i)
-            on s.chain_id = k.chain_id and s.asset = k.asset and s.payer = k.payer and s.nonce = k.nonce`,
+          join unnest(${chainIds}, ${paymentKeys}) with ordinality as k(chain_id, payment_key, i)
+            on s.chain_id = k.chain_id and s.payment_key = k.payment_key`,
       );
       const found = new Set(rows.map((r) => Number(r.k) - 1));
       return keys.map((_, i) => found.has(i));

@@ -30,6 +30,12 @@ export const SETTLEMENT_STATES = [
 export type SettlementState = (typeof SETTLEMENT_STATES)[number];
 export const TERMINAL_STATES: ReadonlySet<SettlementState> = new Set(["confirmed", "failed", "rejected", "expired", "canceled"]);
 
+/** What makes a payment unique on its chain: a key its payment method derives (migrations/0002). */
+export interface PaymentKey {
+  chainId: number;
+  key: string;
+}
+
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 export const settlements = pgTable(
@@ -49,6 +55,15 @@ export const settlements = pgTable(
     x402Version: smallint("x402_version").notNull(),
     requestNetwork: text("request_network").notNull(),
     apiKeyId: text("api_key_id"),
+    /** The x402 scheme ("exact") and the method that carries it ("eip3009"). */
+    scheme: text("scheme").notNull(),
+    method: text("method").notNull(),
+    /** Unique per chain: the method's own key for "this payment" (migrations/0002). */
+    paymentKey: text("payment_key").notNull(),
+    /** Null: the authorized `value` is what is charged. */
+    chargedAmount: numeric("charged_amount", { precision: 78, scale: 0 }),
+    /** The method's own fields beyond the common columns. */
+    payload: jsonb("payload").$type<Record<string, unknown>>(),
     state: text("state").$type<SettlementState>().notNull().default("received"),
     version: integer("version").notNull().default(0),
     relayerAddress: text("relayer_address"),
@@ -65,7 +80,7 @@ export const settlements = pgTable(
     createdAt: ts("created_at").notNull().defaultNow(),
     updatedAt: ts("updated_at").notNull().defaultNow(),
   },
-  (t) => [unique("settlements_authorization_key").on(t.chainId, t.asset, t.payer, t.nonce)],
+  (t) => [unique("settlements_payment_key").on(t.chainId, t.paymentKey)],
 );
 
 export const settlementTxs = pgTable("settlement_txs", {

@@ -2,11 +2,10 @@
 // (state, version) that appends an event and notifies waiters in the same transaction, so a
 // stale worker loses its race instead of overwriting progress.
 import { and, eq, gt, isNull, sql, TransactionRollbackError } from "drizzle-orm";
-import type { AuthorizationKey } from "../verify/intent.js";
 import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
 import { lockLane } from "./relayer-lanes.js";
-import { relayerNonces, settlementEvents, settlements, settlementTxs, type SettlementState } from "./schema.js";
+import { relayerNonces, settlementEvents, settlements, settlementTxs, type PaymentKey, type SettlementState } from "./schema.js";
 
 export type SettlementRow = typeof settlements.$inferSelect;
 export type NewSettlement = typeof settlements.$inferInsert;
@@ -71,8 +70,7 @@ export interface SignedTx {
 }
 
 export function createSettlementsRepo(db: Db) {
-  const byKey = (k: AuthorizationKey) =>
-    and(eq(settlements.chainId, k.chainId), eq(settlements.asset, k.asset), eq(settlements.payer, k.payer), eq(settlements.nonce, k.nonce));
+  const byKey = (k: PaymentKey) => and(eq(settlements.chainId, k.chainId), eq(settlements.paymentKey, k.key));
 
   return {
     /** Inserts the row unless the authorization is already claimed; undefined means someone else holds it. */
@@ -88,7 +86,7 @@ export function createSettlementsRepo(db: Db) {
       );
     },
 
-    async findByKey(key: AuthorizationKey): Promise<SettlementRow | undefined> {
+    async findByKey(key: PaymentKey): Promise<SettlementRow | undefined> {
       const [row] = await guardDb("settlement lookup", () => db.select().from(settlements).where(byKey(key)).limit(1));
       return row;
     },

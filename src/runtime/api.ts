@@ -11,6 +11,7 @@ import { createSettlementQueries } from "../db/settlement-queries.js";
 import { createSettlementQueue } from "../queue/settlement-queue.js";
 import { createSettleService } from "../settle/settle-service.js";
 import { createSettlementWaiter } from "../settle/waiter.js";
+import { paymentMethods } from "../schemes/methods.js";
 import { createVerifier } from "../verify/verifier.js";
 import { createRecoveryThreads } from "../evm/recovery-threads.js";
 import type { ReadinessCheck } from "../http/routes/health.js";
@@ -38,12 +39,14 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const recovery = createRecoveryThreads(config.recoveryThreads, {
     onThreadLost: (err) => logger.error({ err }, "signature recovery thread lost"),
   });
-  const verifier = createVerifier({ networks: chains, clientFor: chains.clientFor, isClaimed: ledger.isClaimed, recovery });
+  const methods = paymentMethods();
+  const verifier = createVerifier({ networks: chains, clientFor: chains.clientFor, isClaimed: ledger.isClaimed, recovery, methods });
   const repo = createSettlementsRepo(database.db);
   const queue = createSettlementQueue(redis, config.queuePrefix);
   const waiter = createSettlementWaiter(database.sql);
   const settle = createSettleService({
     networks: chains,
+    methods,
     verifier,
     repo,
     waiter,
@@ -72,7 +75,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
 
   const app = await buildApp({
     logger,
-    networks: config.networks,
+    kinds: methods.kinds(config.networks),
     verifier,
     settle,
     queries: createSettlementQueries(database.db),

@@ -6,7 +6,7 @@ import { ConfigError } from "../config/config.js";
 import { envSuffix } from "../config/networks.js";
 import { createChainClient } from "../evm/chain-client.js";
 import { scrubUrls } from "../logger.js";
-import type { NetworkLookup } from "../verify/intent.js";
+import type { NetworkLookup } from "../config/config.js";
 
 export interface Chains extends NetworkLookup {
   networks: readonly EnabledNetwork[];

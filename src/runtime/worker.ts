@@ -7,6 +7,7 @@ import type { Config } from "../config/config.js";
 import { connectDatabase } from "../db/client.js";
 import { createRelayerLanes } from "../db/relayer-lanes.js";
 import { createSettlementsRepo } from "../db/settlements-repo.js";
+import { paymentMethods } from "../schemes/methods.js";
 import { createSettlementQueue, SETTLEMENT_QUEUE, type SettlementJob } from "../queue/settlement-queue.js";
 import { createBlockClock, type BlockClock } from "../worker/block-clock.js";
 import { startReconciler } from "../worker/reconciler.js";
@@ -58,6 +59,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   );
   const settle = createSettler({
     repo,
+    methods: paymentMethods(),
     networks: config.networks,
     clientFor: chains.clientFor,
     pool,

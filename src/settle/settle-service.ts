@@ -5,8 +5,8 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { DatabaseUnavailableError, QueueUnavailableError } from "../errors.js";
 import type { SettlementRow, SettlementsRepo } from "../db/settlements-repo.js";
-import { authorizationKey, toIntent, type NetworkLookup } from "../verify/intent.js";
-import type { Verifier } from "../verify/verifier.js";
+import type { NetworkLookup } from "../config/config.js";
+import type { MethodRegistry, Verifier } from "../schemes/scheme.js";
 import type { FacilitatorRequest } from "../x402/wire.js";
 import { Reason } from "../x402/reasons.js";
 import { answerFromRow, failure, isDecided, type SettleResponse } from "./answer.js";
@@ -26,6 +26,7 @@ function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T>
 
 export interface SettleServiceDeps {
   networks: NetworkLookup;
+  methods: MethodRegistry;
   verifier: Verifier;
   repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "transition" | "takeSuccessAnswer">;
   waiter: SettlementWaiter;
@@ -117,40 +118,31 @@ export function createSettleService(deps: SettleServiceDeps) {
   }
 
   return async function settle(req: FacilitatorRequest, ctx: { apiKeyId?: string } = {}): Promise<SettleResponse> {
-    const intent = toIntent(req, deps.networks);
-    const network = intent.requestNetwork;
+    const method = deps.methods.forRequest(req);
+    const { payer, network, key } = method.facts(req, deps.networks);
     const hash = requestHash(req);
-    const auth = intent.authorization;
-    const key = intent.network && auth ? authorizationKey(intent.network.chainId, intent.asset, auth) : undefined;
 
-    // A known authorization is answered from the ledger, without touching the chain.
+    // A known payment is answered from the ledger, without touching the chain.
     const known = key && (await repo.findByKey(key));
-    if (known) return answerClaimed(known, hash, intent.payer, network, ctx.apiKeyId);
+    if (known) return answerClaimed(known, hash, payer, network, ctx.apiKeyId);
 
     const verdict = await deps.verifier(req, { checkLedger: false });
-    if (!verdict.isValid) return failure(verdict.invalidReason!, intent.payer, network, verdict.invalidMessage);
+    if (!verdict.isValid) return failure(verdict.invalidReason!, payer, network, verdict.invalidMessage);
     if (deps.queueReady && !deps.queueReady())
       throw new QueueUnavailableError("the settlement queue (Redis) is unreachable; retry shortly");
 
+    const entry = method.ledgerEntry(req, deps.networks);
     const row = await repo.claim({
-      chainId: intent.network!.chainId,
-      asset: key!.asset,
-      payer: key!.payer,
-      nonce: key!.nonce,
-      payTo: intent.payTo.toLowerCase(),
-      value: auth!.value,
-      validAfter: auth!.validAfter,
-      validBefore: auth!.validBefore,
-      signature: intent.signature,
+      ...entry,
       payloadSha256: hash,
-      x402Version: intent.x402Version,
+      x402Version: req.version,
       requestNetwork: network,
       apiKeyId: ctx.apiKeyId,
     });
     if (!row) {
-      const winner = await repo.findByKey(key!);
+      const winner = await repo.findByKey({ chainId: entry.chainId, key: entry.paymentKey });
       if (!winner) throw new Error("claim lost to a row that cannot be read back");
-      return answerClaimed(winner, hash, intent.payer, network, ctx.apiKeyId);
+      return answerClaimed(winner, hash, payer, network, ctx.apiKeyId);
     }
     logger.info({ settlementId: row.id, payer: row.payer, network }, "settlement claimed");
     try {
@@ -164,7 +156,7 @@ export function createSettleService(deps: SettleServiceDeps) {
       // The row is safe in Postgres; the worker's reconciler enqueues it when Redis is back.
       logger.warn({ err, settlementId: row.id }, "enqueue failed; left for the reconciler");
     }
-    return answerClaimed(row, hash, intent.payer, network, ctx.apiKeyId);
+    return answerClaimed(row, hash, payer, network, ctx.apiKeyId);
   };
 }
 

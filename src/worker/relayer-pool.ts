@@ -4,12 +4,12 @@
 // with nothing pending is rebroadcast from the stored raw tx, or filled with a 0-value
 // self-transfer when no stored tx can take it.
 import type { Logger } from "pino";
-import { BaseError, keccak256, type Hex, type PublicClient } from "viem";
+import { keccak256, type Hex, type PublicClient } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import type { EnabledNetwork } from "../config/config.js";
 import type { RelayerLanes } from "../db/relayer-lanes.js";
 import { initialFees } from "./fees.js";
-import { ALREADY_SENT } from "./settler.js";
+import { errorText, isAlreadySent } from "../evm/already-sent.js";
 
 interface Lane {
   account: PrivateKeyAccount;
@@ -107,10 +107,9 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
           );
           return;
         } catch (err) {
-          const text = err instanceof BaseError ? `${err.shortMessage} ${err.details}` : String(err);
-          if (ALREADY_SENT.test(text)) return;
+          if (isAlreadySent(err)) return;
           logger.warn(
-            { network: net.name, relayer: address, nonce: mined.toString(), tx: tx.hash, err: text },
+            { network: net.name, relayer: address, nonce: mined.toString(), tx: tx.hash, err: errorText(err) },
             "stored transaction refused",
           );
         }

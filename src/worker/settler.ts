@@ -7,16 +7,16 @@ import { BaseError, keccak256, type Hex, type PublicClient, type TransactionRece
 import type { EnabledNetwork } from "../config/config.js";
 import { TERMINAL_STATES } from "../db/schema.js";
 import type { SettlementRow, SettlementsRepo, SettlementTxRow } from "../db/settlements-repo.js";
+import { isAlreadySent } from "../evm/already-sent.js";
 import { MULTICALL3 } from "../evm/multicall.js";
-import { isRevert, readAuthorizationState, readPayerCode, readPaymentState, readSimulation } from "../evm/payment-reads.js";
-import { paymentInLogs } from "../evm/payment-logs.js";
+import { isRevert, readPayerCode } from "../evm/payment-reads.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
-import { VALID_BEFORE_MARGIN_S } from "../verify/checks.js";
+import { LOG_LOOKBACK_BLOCKS, markEnded, markMined } from "../db/outcomes.js";
+import { VALID_BEFORE_MARGIN_S, type MethodRegistry } from "../schemes/scheme.js";
 import { Reason } from "../x402/reasons.js";
 import type { BlockClock } from "./block-clock.js";
-import { authOf, batchCall, callFor, settlementCall } from "./calls.js";
+import { batchCall, callFor } from "./batch-call.js";
 import { createFeeCache, initialFees, replacementFees } from "./fees.js";
-import { expectedPayment, LOG_LOOKBACK_BLOCKS, markEnded, markMined, resolveSpentAuthorization } from "./outcome.js";
 import type { RelayerPool } from "./relayer-pool.js";
 
 /** Thrown when this worker holds no usable relayer lane for the chain: the job is retried. */
@@ -24,6 +24,8 @@ export class NoRelayerError extends Error {}
 
 export interface SettlerDeps {
   repo: SettlementsRepo;
+  /** The payment methods: each row's own one builds its call and reads its outcome. */
+  methods: MethodRegistry;
   networks: readonly EnabledNetwork[];
   clientFor(chainId: number): PublicClient;
   pool: Pick<RelayerPool, "pick" | "leasedAccount">;
@@ -39,11 +41,9 @@ export interface SettlerDeps {
   receiptTimeoutMs?: number;
 }
 
-/** Node answers that mean the transaction is already in its pool or already mined. */
-export const ALREADY_SENT = /already known|known transaction|nonce too low|already imported|transaction already exists/i;
-
 export function createSettler(deps: SettlerDeps) {
-  const { repo, logger } = deps;
+  const { repo, logger, methods } = deps;
+  const sideOf = (row: SettlementRow) => methods.forRow(row).settlement;
   const networks = new Map(deps.networks.map((n) => [n.chainId, n]));
   const receiptTimeoutMs = deps.receiptTimeoutMs ?? 60_000;
   const marketFees = createFeeCache();
@@ -64,29 +64,17 @@ export function createSettler(deps: SettlerDeps) {
 
   /** A spent authorization is explained from the logs (paid, or canceled); otherwise `otherwise` decides. */
   async function spentOr(row: SettlementRow, client: PublicClient, fromBlock: bigint, otherwise: () => Promise<SettlementRow | undefined>) {
-    const spent = await readAuthorizationState(client, row.asset as Hex, row.payer as Hex, row.nonce as Hex);
-    return spent ? resolveSpentAuthorization({ repo, logger }, client, row, fromBlock) : otherwise();
+    const spent = await sideOf(row).isSpent(client, row);
+    return spent ? sideOf(row).explainSpent({ repo, logger }, client, row, fromBlock) : otherwise();
   }
 
   /** Why the chain refuses the transfer right now, as a terminal outcome for the row. */
   async function refusal(row: SettlementRow, client: PublicClient, signature: ClassifiedSignature, searchFromBlock: bigint) {
-    const state = await readPaymentState(client, {
-      asset: row.asset as Hex,
-      auth: authOf(row),
-      signature,
-      assetKnownDeployed: true,
-      blockTag: "pending",
-    });
-    if (state.authorizationUsed) return resolveSpentAuthorization({ repo, logger }, client, row, searchFromBlock);
+    const why = await sideOf(row).refusal(client, row, signature);
+    if (why === "spent") return sideOf(row).explainSpent({ repo, logger }, client, row, searchFromBlock);
     // Fine again a moment later: the state moved under us; the next attempt looks again.
-    if (state.simulation.ok) return undefined;
-    const reason =
-      state.authorizationUsed === undefined
-        ? Reason.eip3009NotSupported
-        : state.balance !== undefined && state.balance < BigInt(row.value)
-          ? Reason.insufficientBalance
-          : Reason.simulationFailed;
-    return markEnded({ repo, logger }, row, "failed", reason, state.simulation.message);
+    if (!why) return undefined;
+    return markEnded({ repo, logger }, row, "failed", why.reason, why.message);
   }
 
   /** Other claimed settlements that would go through right now, to share this transaction. */
@@ -94,21 +82,12 @@ export function createSettler(deps: SettlerDeps) {
     const batchMax = deps.batchMax ?? 1;
     if (batchMax <= 1) return [];
     const candidates = (await repo.batchCandidates(row.chainId, row.id, batchMax - 1)).filter(
-      (c) => BigInt(c.validBefore) >= headTime + VALID_BEFORE_MARGIN_S && !classifySignature(c.signature as Hex).deployment,
+      (c) => BigInt(c.validBefore) >= headTime + VALID_BEFORE_MARGIN_S && sideOf(c).batchable(c, classifySignature(c.signature as Hex)),
     );
     const checks = await Promise.all(
-      candidates.map((c) =>
-        readSimulation(client, {
-          asset: c.asset as Hex,
-          auth: authOf(c),
-          signature: classifySignature(c.signature as Hex),
-          assetKnownDeployed: true,
-          payerCodeKnown: true,
-          blockTag: "pending",
-        }),
-      ),
+      candidates.map((c) => sideOf(c).wouldSucceed(client, c, { inner: classifySignature(c.signature as Hex).inner })),
     );
-    return candidates.filter((_, i) => checks[i]!.simulation.ok);
+    return candidates.filter((_, i) => checks[i]);
   }
 
   async function prepareAndSign(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
@@ -126,7 +105,7 @@ export function createSettler(deps: SettlerDeps) {
 
     const relayer = deps.pool.pick(net.chainId);
     if (!relayer) throw new NoRelayerError(`no leased, funded relayer on chain ${net.chainId} in this worker`);
-    const call = settlementCall(row, signature);
+    const call = sideOf(row).call(row, signature);
     // Estimating the exact call at the pending block is the re-simulation: it reverts exactly
     // when the transfer would (spent, canceled, drained, blacklisted, paused…).
     let gas: bigint;
@@ -137,10 +116,10 @@ export function createSettler(deps: SettlerDeps) {
       return refusal(row, client, signature, searchFromBlock);
     }
     let members = [row];
-    const companions = signature.deployment ? [] : await batchCompanions(row, client, head.timestamp);
+    const companions = sideOf(row).batchable(row, signature) ? await batchCompanions(row, client, head.timestamp) : [];
     if (companions.length) {
       try {
-        gas = await client.estimateGas({ account: relayer.address, ...batchCall([row, ...companions]), blockTag: "pending" });
+        gas = await client.estimateGas({ account: relayer.address, ...batchCall(methods, [row, ...companions]), blockTag: "pending" });
         members = [row, ...companions];
       } catch (err) {
         if (!isRevert(err)) throw err;
@@ -162,6 +141,7 @@ export function createSettler(deps: SettlerDeps) {
           type: "eip1559" as const,
           nonce: Number(nonce),
           ...callFor(
+            methods,
             members.filter((m) => ids.includes(m.id)),
             call,
           ),
@@ -202,9 +182,8 @@ export function createSettler(deps: SettlerDeps) {
     try {
       await client.sendRawTransaction({ serializedTransaction: latest.rawTx as Hex });
     } catch (err) {
-      const text = err instanceof BaseError ? `${err.shortMessage} ${err.details}` : String(err);
       // Already in the pool or already mined: the receipt decides. Anything else retries.
-      if (!ALREADY_SENT.test(text)) throw err;
+      if (!isAlreadySent(err)) throw err;
     }
     fault("after_broadcast");
     return repo.transition({ id: row.id, from: "signed", version: row.version, to: "submitted", txHash: latest.hash });
@@ -222,8 +201,7 @@ export function createSettler(deps: SettlerDeps) {
   }
 
   async function settleReceipt(row: SettlementRow, client: PublicClient, receipt: TransactionReceipt) {
-    if (receipt.status === "success" && paymentInLogs(receipt.logs, expectedPayment(row)))
-      return markMined({ repo, logger }, row, receipt, true);
+    if (receipt.status === "success" && sideOf(row).paidIn(receipt.logs, row)) return markMined({ repo, logger }, row, receipt, true);
     // A mined batch whose call for this settlement failed alone: unless the authorization got
     // spent elsewhere, it simply goes back in line (its nonce is used by the batch, nothing lost).
     if (
@@ -264,7 +242,7 @@ export function createSettler(deps: SettlerDeps) {
     // A batch is replaced as a whole: every settlement it carries moves to the new hash.
     const carried = await repo.carriedBy(latest.hash);
     if (carried.some((r) => r.state !== "submitted")) return undefined;
-    const call = callFor(carried, settlementCall(row, await effectiveSignature(row, client)));
+    const call = callFor(methods, carried, sideOf(row).call(row, await effectiveSignature(row, client)));
     const request = {
       chainId: net.chainId,
       type: "eip1559" as const,

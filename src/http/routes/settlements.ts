@@ -6,7 +6,7 @@ import { z } from "zod";
 import { SETTLEMENT_STATES } from "../../db/schema.js";
 import type { SettlementQueries } from "../../db/settlement-queries.js";
 import type { SettlementRow } from "../../db/settlements-repo.js";
-import type { NetworkLookup } from "../../verify/intent.js";
+import type { NetworkLookup } from "../../config/config.js";
 
 export interface SettlementsRouteDeps {
   queries: SettlementQueries;

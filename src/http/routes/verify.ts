@@ -27,7 +27,10 @@ export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): 
       }
       const out = await deps.verifier(parsed.value, { checkLedger: true });
       // debug, not info: a verify line per paid request would dominate the log at full load
-      req.log.debug({ payer: out.payer, network: out.intent.requestNetwork, isValid: out.isValid, reason: out.invalidReason }, "verify");
+      req.log.debug(
+        { payer: out.payer, network: parsed.value.paymentRequirements.network, isValid: out.isValid, reason: out.invalidReason },
+        "verify",
+      );
       return {
         isValid: out.isValid,
         ...(out.invalidReason ? { invalidReason: out.invalidReason } : {}),

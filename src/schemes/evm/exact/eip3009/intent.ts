@@ -1,8 +1,9 @@
 // A v1 or v2 request reduced to the one shape the checks read. Nothing here judges validity;
 // it only lines the fields up (and resolves the network the requirements name).
 import { getAddress, type Address, type Hex } from "viem";
-import type { EnabledNetwork } from "../config/config.js";
-import type { Authorization, FacilitatorRequest } from "../x402/wire.js";
+import type { EnabledNetwork, NetworkLookup } from "../../../../config/config.js";
+import type { PaymentKey } from "../../../../db/schema.js";
+import type { Authorization, FacilitatorRequest } from "../../../../x402/wire.js";
 
 export interface PaymentIntent {
   x402Version: 1 | 2;
@@ -22,11 +23,6 @@ export interface PaymentIntent {
   authorization?: Authorization;
   signature: Hex;
   payer: string;
-}
-
-export interface NetworkLookup {
-  byV1Name(name: string): EnabledNetwork | undefined;
-  byCaip2(id: string): EnabledNetwork | undefined;
 }
 
 export function toIntent(req: FacilitatorRequest, networks: NetworkLookup): PaymentIntent {
@@ -64,17 +60,8 @@ export function toIntent(req: FacilitatorRequest, networks: NetworkLookup): Paym
   };
 }
 
-/** The ledger's key for an authorization: one row, one transfer, ever. */
-export interface AuthorizationKey {
-  chainId: number;
-  asset: string;
-  payer: string;
-  nonce: string;
-}
-
-export const authorizationKey = (chainId: number, asset: string, auth: Authorization): AuthorizationKey => ({
+/** The ledger's key for an authorization: one row, one transfer, ever (the token's own nonce space). */
+export const paymentKeyOf = (chainId: number, asset: string, auth: Authorization): PaymentKey => ({
   chainId,
-  asset: asset.toLowerCase(),
-  payer: auth.from.toLowerCase(),
-  nonce: auth.nonce.toLowerCase(),
+  key: `eip3009:${asset.toLowerCase()}:${auth.from.toLowerCase()}:${auth.nonce.toLowerCase()}`,
 });

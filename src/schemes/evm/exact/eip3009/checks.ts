@@ -1,12 +1,10 @@
 // The local checks of a verify, each tied to one reason and free of I/O. They run in the
 // reference facilitator's order so both name the same first problem.
 import { isAddress, type Address } from "viem";
-import type { AssetConfig } from "../config/networks.js";
-import { Reason, type ReasonCode } from "../x402/reasons.js";
+import type { AssetConfig } from "../../../../config/networks.js";
+import { Reason, type ReasonCode } from "../../../../x402/reasons.js";
+import { VALID_BEFORE_MARGIN_S } from "../../../scheme.js";
 import type { PaymentIntent } from "./intent.js";
-
-/** Seconds a validBefore must lie ahead so the transfer can still be mined (one block and then some). */
-export const VALID_BEFORE_MARGIN_S = 6n;
 
 export function checkScheme(i: PaymentIntent): ReasonCode | undefined {
   if (i.requirementsScheme !== "exact") return Reason.unsupportedScheme;

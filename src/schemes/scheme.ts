@@ -1,0 +1,147 @@
+// The seam every payment method plugs into. A method (EIP-3009 `exact`, Permit2 `exact`, …) knows
+// its payload, its verify steps, the key that makes a payment unique, the call the relayer sends,
+// and how to read success or a spent authorization from the chain. The api, the ledger, the
+// worker's exactly-once machine and the operator API only ever talk to this interface.
+import type { Hex, Log, PublicClient } from "viem";
+import type { EnabledNetwork, NetworkLookup } from "../config/config.js";
+import type { OutcomeDeps } from "../db/outcomes.js";
+import type { PaymentKey } from "../db/schema.js";
+import type { NewSettlement, SettlementRow } from "../db/settlements-repo.js";
+import type { ClassifiedSignature } from "../evm/signature.js";
+import type { SignerRecovery } from "../evm/recovery-threads.js";
+import type { ReasonCode } from "../x402/reasons.js";
+import type { FacilitatorRequest } from "../x402/wire.js";
+
+/** Seconds an authorization must still be valid for its transfer to be mined (a block and then some). */
+export const VALID_BEFORE_MARGIN_S = 6n;
+
+export interface SupportedKind {
+  x402Version: 1 | 2;
+  scheme: string;
+  network: string;
+  extra?: Record<string, unknown>;
+}
+
+export interface VerifyOutcome {
+  isValid: boolean;
+  invalidReason?: ReasonCode;
+  invalidMessage?: string;
+  payer: string;
+}
+
+export interface VerifyOptions {
+  /** /verify refuses payments already in the ledger; /settle claims them itself. */
+  checkLedger: boolean;
+  blockTag?: "latest" | "pending";
+}
+
+export type Verifier = (req: FacilitatorRequest, opts: VerifyOptions) => Promise<VerifyOutcome>;
+
+export interface VerifierDeps {
+  networks: NetworkLookup;
+  clientFor(chainId: number): PublicClient;
+  /** Whether the ledger already holds this payment (answered without RPC). */
+  isClaimed(key: PaymentKey): Promise<boolean>;
+  /** ECDSA signer recovery; inline unless helper threads are given. */
+  recovery?: SignerRecovery;
+  nowMs?: () => number;
+}
+
+/** The columns a method fills when a verified payment is claimed in the ledger. */
+export type LedgerEntry = Pick<
+  NewSettlement,
+  | "chainId"
+  | "scheme"
+  | "method"
+  | "paymentKey"
+  | "asset"
+  | "payer"
+  | "nonce"
+  | "payTo"
+  | "value"
+  | "validAfter"
+  | "validBefore"
+  | "signature"
+  | "payload"
+>;
+
+/** What a request says before anything is checked: enough to answer it and to find its row. */
+export interface RequestFacts {
+  payer: string;
+  /** requirements.network exactly as sent: echoed back in answers. */
+  network: string;
+  /** Undefined when the network is not enabled or the payload cannot name its payment. */
+  key?: PaymentKey;
+}
+
+/** "spent": the authorization is used (explainSpent tells how); a reason ends the row failed; undefined: it would go through after all. */
+export type Refusal = "spent" | { reason: ReasonCode; message?: string } | undefined;
+
+export interface Call {
+  to: Hex;
+  data: Hex;
+}
+
+/** The worker's view of what the chain says about a row, and what to send for it. */
+export interface SettlementSide {
+  /** The call the relayer sends (`signature` with any ERC-6492 wrapper kept only while needed). */
+  call(row: SettlementRow, signature: ClassifiedSignature): Call;
+  /** Whether the chain shows this payment's authorization as used; undefined when it cannot tell. */
+  isSpent(client: PublicClient, row: SettlementRow): Promise<boolean | undefined>;
+  /** Whether a successful receipt's logs carry this payment (the transfer and the method's own evidence). */
+  paidIn(logs: readonly Log[], row: SettlementRow): boolean;
+  /** The authorization is spent: find out whether the money arrived (ours or not), or why not. */
+  explainSpent(deps: OutcomeDeps, client: PublicClient, row: SettlementRow, fromBlock: bigint): Promise<SettlementRow | undefined>;
+  /** Why the chain refuses the call now (asked after a failed estimate). */
+  refusal(client: PublicClient, row: SettlementRow, signature: ClassifiedSignature): Promise<Refusal>;
+  /** Whether the call would go through now (to share a batch); only asked for batchable rows. */
+  wouldSucceed(client: PublicClient, row: SettlementRow, signature: ClassifiedSignature): Promise<boolean>;
+  /** Whether the row's call may ride in a Multicall3 batch with others. */
+  batchable(row: SettlementRow, signature: ClassifiedSignature): boolean;
+}
+
+export interface PaymentMethod {
+  /** The x402 scheme served ("exact") and this method's name, as stored in the ledger. */
+  scheme: string;
+  method: string;
+  /** Whether this method reads the request's payload (decided by its shape). */
+  handles(req: FacilitatorRequest): boolean;
+  /** The kinds this method adds to /supported for a network. */
+  kinds(network: EnabledNetwork): SupportedKind[];
+  facts(req: FacilitatorRequest, networks: NetworkLookup): RequestFacts;
+  createVerifier(deps: VerifierDeps): Verifier;
+  /** The ledger columns of a payment that verified. */
+  ledgerEntry(req: FacilitatorRequest, networks: NetworkLookup): LedgerEntry;
+  settlement: SettlementSide;
+}
+
+/** The enabled methods; the first one answers payloads no method reads (with its own reasons). */
+export interface MethodRegistry {
+  forRequest(req: FacilitatorRequest): PaymentMethod;
+  forRow(row: Pick<SettlementRow, "method">): PaymentMethod;
+  /** /supported kinds over every method and network, each kind once. */
+  kinds(networks: readonly EnabledNetwork[]): SupportedKind[];
+}
+
+export function createRegistry(methods: readonly PaymentMethod[]): MethodRegistry {
+  const fallback = methods[0];
+  if (!fallback) throw new Error("no payment method enabled");
+  const byName = new Map(methods.map((m) => [m.method, m]));
+  return {
+    forRequest: (req) => methods.find((m) => m.handles(req)) ?? fallback,
+    forRow(row) {
+      const m = byName.get(row.method);
+      if (!m) throw new Error(`settlement of method ${row.method}, which this process does not serve`);
+      return m;
+    },
+    kinds(networks) {
+      const seen = new Set<string>();
+      const all = methods.flatMap((m) => networks.flatMap((n) => m.kinds(n)));
+      // v2 kinds before v1, as the official facilitator lists them.
+      return [...all.filter((k) => k.x402Version === 2), ...all.filter((k) => k.x402Version === 1)].filter((k) => {
+        const id = `${k.x402Version}:${k.scheme}:${k.network}`;
+        return !seen.has(id) && !!seen.add(id);
+      });
+    },
+  };
+}
