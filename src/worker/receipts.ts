@@ -1,0 +1,124 @@
+// Submitted → mined → confirmed: wait block by block for a receipt of any stored transaction of
+// the row (replacing or rebroadcasting along the way), judge it by the method's own evidence in
+// its logs, and confirm once it is deep enough, watching for the block to be reorged out.
+import { BaseError, type Hex, type PublicClient, type TransactionReceipt } from "viem";
+import type { EnabledNetwork } from "../config/config.js";
+import { markEnded, markMined } from "../db/outcomes.js";
+import type { SettlementRow } from "../db/settlements-repo.js";
+import { MULTICALL3 } from "../evm/multicall.js";
+import { Reason } from "../x402/reasons.js";
+import type { createSending } from "./sending.js";
+import type { SettleContext } from "./settle-context.js";
+
+export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof createSending>) {
+  const { repo, logger, sideOf, spentOr } = ctx;
+  const deps = ctx;
+  const { receiptTimeoutMs } = ctx;
+  const { replace, rebroadcastIfDropped } = sending;
+
+  async function findReceipt(client: PublicClient, hashes: string[]): Promise<TransactionReceipt | undefined> {
+    for (const hash of hashes) {
+      try {
+        return await client.getTransactionReceipt({ hash: hash as Hex });
+      } catch (err) {
+        if (!(err instanceof BaseError && err.name === "TransactionReceiptNotFoundError")) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  async function settleReceipt(row: SettlementRow, client: PublicClient, receipt: TransactionReceipt) {
+    if (receipt.status === "success" && sideOf(row).paidIn(receipt.logs, row)) return markMined({ repo, logger }, row, receipt, true);
+    // A mined batch whose call for this settlement failed alone: unless the authorization got
+    // spent elsewhere, it simply goes back in line (its nonce is used by the batch, nothing lost).
+    if (
+      receipt.status === "success" &&
+      receipt.to?.toLowerCase() === MULTICALL3.toLowerCase() &&
+      (await repo.carriedBy(receipt.transactionHash)).length > 1
+    ) {
+      return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
+        repo.transition({
+          id: row.id,
+          from: row.state,
+          version: row.version,
+          to: "queued",
+          patch: { relayerAddress: null, relayerNonce: null, latestTx: null },
+          detail: { leftOutOf: receipt.transactionHash },
+        }),
+      );
+    }
+    // Reverted: most often someone else spent the authorization first (or the payer canceled).
+    return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
+      markEnded({ repo, logger }, row, "failed", Reason.transactionFailed, `transaction ${receipt.transactionHash} reverted`),
+    );
+  }
+
+  /** Same nonce, same call, higher fees; stored before it is broadcast. */
+
+  /**
+   * Waits, one block at a time, for a receipt of any transaction stored for the row. Along the
+   * way: rebroadcast what the node dropped, replace what waits too long, and stop caring once
+   * the authorization has expired unused (a pending transaction of ours then just reverts, or
+   * the lane's gap check fills its nonce).
+   */
+  async function awaitReceipt(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
+    const deadline = Date.now() + receiptTimeoutMs;
+    const clock = deps.clockFor(net.chainId);
+    let seen = -1n;
+    for (;;) {
+      const txs = await repo.txsOf(row.id);
+      const found = await findReceipt(client, txs.map((t) => t.hash).reverse());
+      if (found) return settleReceipt(row, client, found);
+      if (Date.now() >= deadline || deps.stopping?.()) return undefined;
+      const latest = txs.at(-1)!;
+      if (seen >= 0n) {
+        const head = await client.getBlock({ blockTag: "latest" });
+        if (head.timestamp >= BigInt(row.validBefore)) {
+          return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
+            markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before any of its transactions was mined"),
+          );
+        }
+        if (Date.now() - latest.createdAt.getTime() >= net.replaceAfterSeconds * 1000) {
+          const next = await replace(row, net, client, latest);
+          if (next) row = next;
+        } else {
+          await rebroadcastIfDropped(row, client, latest);
+        }
+      }
+      seen = await clock.next(
+        seen < 0n ? await client.getBlockNumber({ cacheTime: 0 }) : seen,
+        Math.min(deadline, Date.now() + net.replaceAfterSeconds * 1000),
+      );
+    }
+  }
+
+  async function confirm(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
+    const deadline = Date.now() + receiptTimeoutMs;
+    const clock = deps.clockFor(net.chainId);
+    for (let head = await client.getBlockNumber({ cacheTime: 0 }); head - row.blockNumber! + 1n < BigInt(Math.max(net.confirmations, 1));) {
+      if (Date.now() > deadline || deps.stopping?.()) return undefined;
+      head = await clock.next(head, deadline);
+    }
+    const block = await client.getBlock({ blockNumber: row.blockNumber! });
+    if (block.hash !== row.blockHash) {
+      logger.warn({ settlementId: row.id, blockNumber: row.blockNumber?.toString() }, "settlement's block was reorged out");
+      return repo.transition({
+        id: row.id,
+        from: "mined",
+        version: row.version,
+        to: "submitted",
+        patch: { settledTx: null, blockHash: null, blockNumber: null },
+        detail: { reorg: true },
+      });
+    }
+    return repo.transition({
+      id: row.id,
+      from: "mined",
+      version: row.version,
+      to: "confirmed",
+      detail: { confirmations: net.confirmations },
+    });
+  }
+
+  return { awaitReceipt, confirm };
+}

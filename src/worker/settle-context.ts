@@ -1,0 +1,76 @@
+// What every stage of the worker's state machine shares: its dependencies, the fault points of
+// the crash tests, and the two questions every stage may ask of a row (which signature to send,
+// and whether its authorization is already spent).
+import type { Logger } from "pino";
+import type { Hex, PublicClient } from "viem";
+import type { EnabledNetwork } from "../config/config.js";
+import type { SettlementRow, SettlementsRepo } from "../db/settlements-repo.js";
+import { readPayerCode } from "../evm/payment-reads.js";
+import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
+import type { MethodRegistry, SettlementSide } from "../schemes/scheme.js";
+import type { BlockClock } from "./block-clock.js";
+import type { RelayerPool } from "./relayer-pool.js";
+
+export interface SettlerDeps {
+  repo: SettlementsRepo;
+  /** The payment methods: each row's own one builds its call and reads its outcome. */
+  methods: MethodRegistry;
+  networks: readonly EnabledNetwork[];
+  clientFor(chainId: number): PublicClient;
+  pool: Pick<RelayerPool, "pick" | "leasedAccount">;
+  owner: string;
+  clockFor(chainId: number): BlockClock;
+  logger: Logger;
+  faultPoint?: string;
+  /** Up to this many claimed settlements share one transaction through Multicall3 (1: off). */
+  batchMax?: number;
+  /** True once the worker is shutting down: waiting loops end (everything is already stored). */
+  stopping?: () => boolean;
+  /** Longest a job waits for a receipt before leaving the row to the reconciler. */
+  receiptTimeoutMs?: number;
+}
+
+export interface SettleContext extends SettlerDeps {
+  receiptTimeoutMs: number;
+  /** The row's own payment method, worker side. */
+  sideOf(row: SettlementRow): SettlementSide;
+  /** Crash tests: the worker SIGKILLs itself here when FAULT_POINT names this point. */
+  fault(point: string): void;
+  effectiveSignature(row: SettlementRow, client: PublicClient): Promise<ClassifiedSignature>;
+  spentOr(
+    row: SettlementRow,
+    client: PublicClient,
+    fromBlock: bigint,
+    otherwise: () => Promise<SettlementRow | undefined>,
+  ): Promise<SettlementRow | undefined>;
+}
+
+export function createSettleContext(deps: SettlerDeps): SettleContext {
+  const { repo, logger, methods } = deps;
+  const sideOf = (row: SettlementRow) => methods.forRow(row).settlement;
+  const fault = (point: string) => {
+    if (deps.faultPoint === point) {
+      logger.warn({ point }, "fault point reached: killing the worker");
+      process.kill(process.pid, "SIGKILL");
+    }
+  };
+
+  /** The ERC-6492 deployment is kept only while the payer's wallet does not exist yet. */
+  async function effectiveSignature(row: SettlementRow, client: PublicClient): Promise<ClassifiedSignature> {
+    const sig = classifySignature(row.signature as Hex);
+    if (!sig.deployment) return sig;
+    return (await readPayerCode(client, row.payer as Hex)) ? { inner: sig.inner } : sig;
+  }
+
+  /** A spent authorization is explained from the logs (paid, or canceled); otherwise `otherwise` decides. */
+
+  /** A spent authorization is explained from the logs (paid, or canceled); otherwise `otherwise` decides. */
+  async function spentOr(row: SettlementRow, client: PublicClient, fromBlock: bigint, otherwise: () => Promise<SettlementRow | undefined>) {
+    const spent = await sideOf(row).isSpent(client, row);
+    return spent ? sideOf(row).explainSpent({ repo, logger }, client, row, fromBlock) : otherwise();
+  }
+
+  /** Why the chain refuses the transfer right now, as a terminal outcome for the row. */
+
+  return { ...deps, receiptTimeoutMs: deps.receiptTimeoutMs ?? 60_000, sideOf, fault, effectiveSignature, spentOr };
+}
