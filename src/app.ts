@@ -14,6 +14,7 @@ import type { SettlementQueries } from "./db/settlement-queries.js";
 import type { NetworkLookup } from "./config/config.js";
 import type { SettleService } from "./settle/settle-service.js";
 import type { SupportedKind, Verifier } from "./schemes/scheme.js";
+import type { PayloadSchemaFor } from "./x402/wire.js";
 
 /** Large enough for any real payment (a wrapped smart-wallet signature included), small enough to shrug off floods. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -22,6 +23,8 @@ export interface AppDeps {
   logger: Logger;
   /** What /supported lists: every enabled method's kinds on every enabled network. */
   kinds: SupportedKind[];
+  /** Each payment method reads its own payload. */
+  payloadSchemaFor: PayloadSchemaFor;
   verifier: Verifier;
   settle: SettleService;
   queries: SettlementQueries;
@@ -62,8 +65,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const auth = deps.apiKeys.length ? requireKey(createKeyRing(deps.apiKeys), "x402-facilitator") : undefined;
   const api = async (scope: FastifyInstance) => {
-    await scope.register(verifyRoute, { verifier: deps.verifier, auth });
-    await scope.register(settleRoute, { settle: deps.settle, auth });
+    await scope.register(verifyRoute, { verifier: deps.verifier, payloadSchemaFor: deps.payloadSchemaFor, auth });
+    await scope.register(settleRoute, { settle: deps.settle, payloadSchemaFor: deps.payloadSchemaFor, auth });
     if (deps.adminApiKey) {
       await scope.register(settlementsRoute, {
         queries: deps.queries,

@@ -15,6 +15,7 @@ import { aggregate3Abi, MULTICALL3 } from "../src/evm/multicall.js";
 import { inlineRecovery } from "../src/evm/recovery-threads.js";
 import { createChains } from "../src/runtime/chains.js";
 import { createVerifier, type Verifier } from "../src/verify/verifier.js";
+import { paymentMethods } from "../src/schemes/methods.js";
 import { parseFacilitatorRequest } from "../src/x402/wire.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { signAuthorization, v2Body } from "./support/payments.js";
@@ -35,7 +36,7 @@ async function payment(payer: PrivateKeyAccount, payTo: Address = shop) {
 }
 
 async function verify(verifier: Verifier, body: unknown): Promise<{ isValid: boolean; invalidReason?: string }> {
-  const parsed = parseFacilitatorRequest(body);
+  const parsed = parseFacilitatorRequest(body, paymentMethods().payloadSchemaFor);
   if (!parsed.ok) throw new Error(`bad test body: ${parsed.error.message}`);
   const { isValid, invalidReason } = await verifier(parsed.value, { checkLedger: true });
   return { isValid, ...(invalidReason ? { invalidReason } : {}) };

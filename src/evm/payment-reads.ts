@@ -14,7 +14,7 @@ import {
 } from "viem";
 import { RpcUnavailableError } from "../errors.js";
 import { hexWord, uintWord } from "./abi-words.js";
-import type { Authorization } from "../x402/wire.js";
+import type { Authorization } from "./typed-data.js";
 import { erc1271Abi, ERC1271_MAGIC, fiatTokenAbi } from "./fiat-token-abi.js";
 import { MULTICALL3, tryAggregateAbi } from "./multicall.js";
 import type { ClassifiedSignature } from "./signature.js";

@@ -3,7 +3,16 @@
 import { stringToBytes, type Address, type Hex } from "viem";
 import { hexWord, uintWord, writeWord } from "./abi-words.js";
 import { keccak256 } from "./keccak.js";
-import type { Authorization } from "../x402/wire.js";
+
+/** An EIP-3009 authorization as signed: addresses, decimal amounts and times, a 32-byte nonce. */
+export interface Authorization {
+  from: Address;
+  to: Address;
+  value: string;
+  validAfter: string;
+  validBefore: string;
+  nonce: Hex;
+}
 
 const typeHash = (s: string) => keccak256(stringToBytes(s));
 const DOMAIN_TYPEHASH = typeHash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");

@@ -76,6 +76,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const app = await buildApp({
     logger,
     kinds: methods.kinds(config.networks),
+    payloadSchemaFor: methods.payloadSchemaFor,
     verifier,
     settle,
     queries: createSettlementQueries(database.db),

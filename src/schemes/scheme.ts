@@ -3,6 +3,7 @@
 // and how to read success or a spent authorization from the chain. The api, the ledger, the
 // worker's exactly-once machine and the operator API only ever talk to this interface.
 import type { Hex, Log, PublicClient } from "viem";
+import { z } from "zod";
 import type { EnabledNetwork, NetworkLookup } from "../config/config.js";
 import type { OutcomeDeps } from "../db/outcomes.js";
 import type { PaymentKey } from "../db/schema.js";
@@ -10,7 +11,7 @@ import type { NewSettlement, SettlementRow } from "../db/settlements-repo.js";
 import type { ClassifiedSignature } from "../evm/signature.js";
 import type { SignerRecovery } from "../evm/recovery-threads.js";
 import type { ReasonCode } from "../x402/reasons.js";
-import type { FacilitatorRequest } from "../x402/wire.js";
+import { MAX_SIGNATURE_BYTES, openObject, type FacilitatorRequest, type PayloadSchemaFor } from "../x402/wire.js";
 
 /** Seconds an authorization must still be valid for its transfer to be mined (a block and then some). */
 export const VALID_BEFORE_MARGIN_S = 6n;
@@ -104,8 +105,9 @@ export interface PaymentMethod {
   /** The x402 scheme served ("exact") and this method's name, as stored in the ledger. */
   scheme: string;
   method: string;
-  /** Whether this method reads the request's payload (decided by its shape). */
-  handles(req: FacilitatorRequest): boolean;
+  /** Whether this method reads the payload (decided by its shape), and the schema it reads it with. */
+  handles(payload: Record<string, unknown>): boolean;
+  payloadSchema: z.ZodType;
   /** The kinds this method adds to /supported for a network. */
   kinds(network: EnabledNetwork): SupportedKind[];
   facts(req: FacilitatorRequest, networks: NetworkLookup): RequestFacts;
@@ -118,17 +120,31 @@ export interface PaymentMethod {
 /** The enabled methods; the first one answers payloads no method reads (with its own reasons). */
 export interface MethodRegistry {
   forRequest(req: FacilitatorRequest): PaymentMethod;
+  /** The schema the wire parser reads a payload with: its method's, or a loose one that only bounds it. */
+  payloadSchemaFor: PayloadSchemaFor;
   forRow(row: Pick<SettlementRow, "method">): PaymentMethod;
   /** /supported kinds over every method and network, each kind once. */
   kinds(networks: readonly EnabledNetwork[]): SupportedKind[];
 }
+
+/**
+ * A payload no enabled method reads (another method's shape): kept, bounded, and handed to the
+ * first method, whose verify refuses it with a reason (unsupported_payload_type) instead of a 400.
+ */
+const unreadPayload = openObject({
+  signature: z
+    .string()
+    .max(2 + 2 * MAX_SIGNATURE_BYTES)
+    .optional(),
+});
 
 export function createRegistry(methods: readonly PaymentMethod[]): MethodRegistry {
   const fallback = methods[0];
   if (!fallback) throw new Error("no payment method enabled");
   const byName = new Map(methods.map((m) => [m.method, m]));
   return {
-    forRequest: (req) => methods.find((m) => m.handles(req)) ?? fallback,
+    forRequest: (req) => methods.find((m) => m.handles(req.paymentPayload.payload)) ?? fallback,
+    payloadSchemaFor: (payload) => methods.find((m) => m.handles(payload))?.payloadSchema ?? unreadPayload,
     forRow(row) {
       const m = byName.get(row.method);
       if (!m) throw new Error(`settlement of method ${row.method}, which this process does not serve`);

@@ -19,11 +19,11 @@ export const address = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
   .transform((s) => s as Address);
-const bytes32 = z
+export const bytes32 = z
   .string()
   .regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x-prefixed 32-byte hex")
   .transform((s) => s as Hex);
-const signature = z
+export const signatureHex = z
   .string()
   .regex(new RegExp(`^0x(?:[0-9a-fA-F]{2}){1,${MAX_SIGNATURE_BYTES}}$`), `must be 0x-prefixed hex of 1 to ${MAX_SIGNATURE_BYTES} bytes`)
   .transform((s) => s as Hex);
@@ -38,28 +38,10 @@ const nestsDeeper = (v: unknown, budget: number): boolean =>
 // nested a few thousand levels deep, well under the body limit, would overflow that stack.
 const passedAlong = z.unknown().refine((v) => !nestsDeeper(v, MAX_NESTING), `must not nest deeper than ${MAX_NESTING} levels`);
 /** An object whose unknown keys are kept (newer clients add fields), within the nesting bound. */
-const openObject = <Shape extends z.core.$ZodLooseShape>(shape: Shape) => z.object(shape).catchall(passedAlong);
+export const openObject = <Shape extends z.core.$ZodLooseShape>(shape: Shape) => z.object(shape).catchall(passedAlong);
 
-export const authorizationSchema = z.strictObject({
-  from: address,
-  to: address,
-  value: uint256,
-  validAfter: uint256,
-  validBefore: uint256,
-  nonce: bytes32,
-});
-
-/** EIP-3009 payload; a Permit2 payload is recognised so it can be refused with a reason. */
-export const evmPayloadSchema = z.union([
-  z.strictObject({ signature, authorization: authorizationSchema }),
-  openObject({
-    signature: z
-      .string()
-      .max(2 + 2 * MAX_SIGNATURE_BYTES)
-      .optional(),
-    permit2Authorization: openObject({}),
-  }),
-]);
+/** The payload as the envelope sees it: an object its payment method reads (src/schemes). */
+const payloadEnvelope = openObject({});
 
 const extraSchema = openObject({ name: shortString.optional(), version: shortString.optional() }).nullish();
 
@@ -87,13 +69,13 @@ export const payloadV1Schema = openObject({
   x402Version: z.literal(1),
   scheme: shortString,
   network: requirementsV1Schema.shape.network,
-  payload: evmPayloadSchema,
+  payload: payloadEnvelope,
 });
 
 export const payloadV2Schema = openObject({
   x402Version: z.literal(2),
   accepted: requirementsV2Schema,
-  payload: evmPayloadSchema,
+  payload: payloadEnvelope,
 });
 
 /** The /verify and /settle body; the payload's own version decides which shape applies. */
@@ -113,7 +95,6 @@ export const facilitatorRequestSchema = z.discriminatedUnion("version", [
 ]);
 
 export type FacilitatorRequest = z.infer<typeof facilitatorRequestSchema>;
-export type Authorization = z.infer<typeof authorizationSchema>;
 export type RequirementsV1 = z.infer<typeof requirementsV1Schema>;
 export type RequirementsV2 = z.infer<typeof requirementsV2Schema>;
 
@@ -122,11 +103,18 @@ export interface RequestParseError {
   message: string;
 }
 
+/** The schema of a payment payload, chosen by its shape (src/schemes: each method brings its own). */
+export type PayloadSchemaFor = (payload: Record<string, unknown>) => z.ZodType;
+
 /**
- * Parses a body. The version is taken from paymentPayload.x402Version (as the reference does);
- * the top-level x402Version, when present, must agree with it.
+ * Parses a body: the envelope here, the payload by the schema of the method that reads it. The
+ * version is taken from paymentPayload.x402Version (as the reference does); the top-level
+ * x402Version, when present, must agree with it.
  */
-export function parseFacilitatorRequest(body: unknown): { ok: true; value: FacilitatorRequest } | { ok: false; error: RequestParseError } {
+export function parseFacilitatorRequest(
+  body: unknown,
+  payloadSchemaFor: PayloadSchemaFor,
+): { ok: true; value: FacilitatorRequest } | { ok: false; error: RequestParseError } {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return { ok: false, error: { field: "(body)", message: "must be a JSON object" } };
   }
@@ -137,8 +125,12 @@ export function parseFacilitatorRequest(body: unknown): { ok: true; value: Facil
     return { ok: false, error: { field, message: payload === undefined ? "is required" : "must be 1 or 2" } };
   }
   const parsed = facilitatorRequestSchema.safeParse({ ...body, version });
-  if (parsed.success) return { ok: true, value: parsed.data };
-  return { ok: false, error: describeIssue(parsed.error.issues[0]!, []) };
+  if (!parsed.success) return { ok: false, error: describeIssue(parsed.error.issues[0]!, []) };
+  const envelope = parsed.data.paymentPayload;
+  const read = payloadSchemaFor(envelope.payload).safeParse(envelope.payload);
+  if (!read.success) return { ok: false, error: describeIssue(read.error.issues[0]!, ["paymentPayload", "payload"]) };
+  envelope.payload = read.data as Record<string, unknown>;
+  return { ok: true, value: parsed.data };
 }
 
 /** A union failure names the deepest issue of the branch that got furthest, not "Invalid input". */

@@ -1,11 +1,12 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import type { SettleService } from "../../settle/settle-service.js";
 import { Reason } from "../../x402/reasons.js";
-import { parseFacilitatorRequest } from "../../x402/wire.js";
+import { parseFacilitatorRequest, type PayloadSchemaFor } from "../../x402/wire.js";
 import { errorResponseSchema, settleResponseSchema } from "../response-schemas.js";
 
 export interface SettleRouteDeps {
   settle: SettleService;
+  payloadSchemaFor: PayloadSchemaFor;
   auth?: preHandlerAsyncHookHandler;
 }
 
@@ -14,7 +15,7 @@ export async function settleRoute(app: FastifyInstance, deps: SettleRouteDeps): 
     "/settle",
     { preHandler: deps.auth, schema: { response: { 200: settleResponseSchema, 400: errorResponseSchema } } },
     async (req, reply) => {
-      const parsed = parseFacilitatorRequest(req.body);
+      const parsed = parseFacilitatorRequest(req.body, deps.payloadSchemaFor);
       if (!parsed.ok) {
         const network = (req.body as { paymentRequirements?: { network?: unknown } } | null)?.paymentRequirements?.network;
         return reply.code(400).send({

@@ -1,11 +1,12 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
-import type { Verifier } from "../../verify/verifier.js";
+import type { Verifier } from "../../schemes/scheme.js";
 import { Reason } from "../../x402/reasons.js";
-import { parseFacilitatorRequest } from "../../x402/wire.js";
+import { parseFacilitatorRequest, type PayloadSchemaFor } from "../../x402/wire.js";
 import { errorResponseSchema, verifyResponseSchema } from "../response-schemas.js";
 
 export interface VerifyRouteDeps {
   verifier: Verifier;
+  payloadSchemaFor: PayloadSchemaFor;
   auth?: preHandlerAsyncHookHandler;
 }
 
@@ -14,7 +15,7 @@ export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): 
     "/verify",
     { preHandler: deps.auth, schema: { response: { 200: verifyResponseSchema, 400: errorResponseSchema } } },
     async (req, reply) => {
-      const parsed = parseFacilitatorRequest(req.body);
+      const parsed = parseFacilitatorRequest(req.body, deps.payloadSchemaFor);
       if (!parsed.ok) {
         // isValid/invalidReason let the official clients turn this into a 402 for the buyer.
         return reply.code(400).send({

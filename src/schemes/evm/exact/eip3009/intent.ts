@@ -3,7 +3,12 @@
 import { getAddress, type Address, type Hex } from "viem";
 import type { EnabledNetwork, NetworkLookup } from "../../../../config/config.js";
 import type { PaymentKey } from "../../../../db/schema.js";
-import type { Authorization, FacilitatorRequest } from "../../../../x402/wire.js";
+import type { Authorization } from "../../../../evm/typed-data.js";
+import type { FacilitatorRequest } from "../../../../x402/wire.js";
+import type { Eip3009Payload } from "./payload.js";
+
+/** A payload this method was handed without reading it (another method's shape): it only names the payer. */
+type ForeignPayload = { signature?: string; permit2Authorization?: { from?: unknown } };
 
 export interface PaymentIntent {
   x402Version: 1 | 2;
@@ -26,9 +31,10 @@ export interface PaymentIntent {
 }
 
 export function toIntent(req: FacilitatorRequest, networks: NetworkLookup): PaymentIntent {
-  const payload = req.paymentPayload.payload;
-  const authorization = "permit2Authorization" in payload ? undefined : payload.authorization;
-  const permit2From = "permit2Authorization" in payload ? (payload.permit2Authorization as { from?: unknown }).from : undefined;
+  const payload = req.paymentPayload.payload as Eip3009Payload | ForeignPayload;
+  const foreign = "permit2Authorization" in payload;
+  const authorization = foreign ? undefined : (payload as Eip3009Payload).authorization;
+  const permit2From = foreign ? (payload as ForeignPayload).permit2Authorization?.from : undefined;
   const common = {
     asset: getAddress(req.paymentRequirements.asset),
     payTo: getAddress(req.paymentRequirements.payTo),
