@@ -40,8 +40,11 @@ const passedAlong = z.unknown().refine((v) => !nestsDeeper(v, MAX_NESTING), `mus
 /** An object whose unknown keys are kept (newer clients add fields), within the nesting bound. */
 export const openObject = <Shape extends z.core.$ZodLooseShape>(shape: Shape) => z.object(shape).catchall(passedAlong);
 
-/** The payload as the envelope sees it: an object its payment method reads (src/schemes). */
-const payloadEnvelope = openObject({});
+/**
+ * The payload as the envelope sees it: an object, read (and bounded) afterwards by the schema of
+ * its payment method (src/schemes), so it is not walked twice here.
+ */
+const payloadEnvelope = z.looseObject({});
 
 const extraSchema = openObject({ name: shortString.optional(), version: shortString.optional() }).nullish();
 
