@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import type { Authorization } from "../../src/evm/typed-data.js";
 
 export const TRANSFER_TYPES = {
   TransferWithAuthorization: [
@@ -15,14 +16,8 @@ export const TRANSFER_TYPES = {
   ],
 } as const;
 
-export interface AuthorizationFields {
-  from: Address;
-  to: Address;
-  value: string;
-  validAfter: string;
-  validBefore: string;
-  nonce: Hex;
-}
+/** The signed EIP-3009 fields, as the facilitator reads them. */
+export type AuthorizationFields = Authorization;
 
 export interface SignOptions {
   payer: LocalAccount;
