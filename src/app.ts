@@ -23,6 +23,7 @@ export interface AppDeps {
   logger: Logger;
   /** What /supported lists: every enabled method's kinds on every enabled network. */
   kinds: SupportedKind[];
+  extensions: string[];
   /** Each payment method reads its own payload. */
   payloadSchemaFor: PayloadSchemaFor;
   verifier: Verifier;
@@ -74,7 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         auth: requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin"),
       });
     }
-    await scope.register(supportedRoute, { kinds: deps.kinds, relayerAddresses: deps.relayerAddresses });
+    await scope.register(supportedRoute, { kinds: deps.kinds, extensions: deps.extensions, relayerAddresses: deps.relayerAddresses });
     await scope.register(healthRoute, { readiness: deps.readiness });
   };
   await app.register(api, { prefix: deps.basePath ?? "" });

@@ -204,10 +204,25 @@ describe.each([1, 2] as const)("POST /verify v%i", (version) => {
     expect(res.json).toMatchObject({ isValid: false, invalidReason: "asset_not_deployed_contract" });
   });
 
-  it("unsupported_payload_type for a Permit2 payload", async () => {
+  it("a Permit2 payload is read by the Permit2 method: incomplete, a 400 naming the field; on v1, unsupported_payload_type", async () => {
     const b = await body(version);
-    b.paymentPayload.payload = { signature: b.paymentPayload.payload.signature, permit2Authorization: { from: buyer.address, nonce: "1" } };
-    expect((await verify(b)).json).toMatchObject({ isValid: false, invalidReason: "unsupported_payload_type", payer: buyer.address });
+    const { signature } = b.paymentPayload.payload;
+    b.paymentPayload.payload = { signature, permit2Authorization: { from: buyer.address, nonce: "1" } };
+    const incomplete = await verify(b);
+    expect(incomplete.status).toBe(400);
+    expect(incomplete.json.field).toBe("paymentPayload.payload.permit2Authorization.permitted");
+    b.paymentPayload.payload.permit2Authorization = {
+      from: buyer.address,
+      permitted: { token: chain.usdc.address, amount: PRICE.toString() },
+      spender: "0x402085c248EeA27D92E8b30b2C58ed07f9E20001",
+      nonce: "1",
+      deadline: String(now() + 300n),
+      witness: { to: payTo, validAfter: "0" },
+    };
+    const complete = (await verify(b)).json;
+    // v1 clients only sign EIP-3009; on v2 this one is checked for real and found unsigned.
+    const reason = version === 1 ? "unsupported_payload_type" : "invalid_permit2_signature";
+    expect(complete).toMatchObject({ isValid: false, invalidReason: reason, payer: buyer.address });
   });
 
   it("eip6492_factory_not_allowed for a counterfactual wallet from a factory off the allowlist", async () => {

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { getAddress, isAddress, type Address } from "viem";
 import { z } from "zod";
-import { BUILTIN_NETWORKS, envSuffix, NETWORK_DEFAULTS as DEFAULTS, type NetworkDefinition } from "./networks.js";
+import { BUILTIN_NETWORKS, envSuffix, NETWORK_DEFAULTS as DEFAULTS, TRANSFER_METHODS, type NetworkDefinition } from "./networks.js";
 
 export interface EnabledNetwork extends NetworkDefinition {
   caip2: `eip155:${number}`;
@@ -87,6 +87,7 @@ const assetSchema = z.strictObject({
   version: z.string().min(1),
   decimals: z.number().int().min(0).max(36),
   symbol: z.string().min(1).default("TOKEN"),
+  transferMethods: z.array(z.enum(TRANSFER_METHODS)).min(1).optional(),
 });
 
 const networksFileSchema = z.strictObject({

@@ -2,6 +2,10 @@
 // facilitator settles by default. A network is only enabled when an RPC URL is configured.
 import type { Address } from "viem";
 
+/** The ways a token can be moved for a payment: its own EIP-3009, or Permit2 (any ERC-20). */
+export const TRANSFER_METHODS = ["eip3009", "permit2"] as const;
+export type TransferMethod = (typeof TRANSFER_METHODS)[number];
+
 export interface AssetConfig {
   address: Address;
   /** EIP-712 domain name and version: must match the token's DOMAIN_SEPARATOR. */
@@ -9,6 +13,8 @@ export interface AssetConfig {
   version: string;
   decimals: number;
   symbol: string;
+  /** Which methods may move it; unset: both (USDC has EIP-3009 and works with Permit2). */
+  transferMethods?: TransferMethod[];
 }
 
 export interface NetworkDefinition {

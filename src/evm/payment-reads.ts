@@ -49,7 +49,8 @@ export function transferCalldata(auth: Authorization, signature: Hex): Hex {
   return encodeFunctionData({ abi: [transferBytes], functionName: "transferWithAuthorization", args: [...args, signature] } as never);
 }
 
-async function attempt<T>(what: string, run: () => Promise<T>): Promise<Outcome<T>> {
+/** Runs a chain read: a revert is an answer (ok: false), any other failure throws RpcUnavailableError. */
+export async function attempt<T>(what: string, run: () => Promise<T>): Promise<Outcome<T>> {
   try {
     return { ok: true, value: await run() };
   } catch (err) {

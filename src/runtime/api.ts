@@ -76,6 +76,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const app = await buildApp({
     logger,
     kinds: methods.kinds(config.networks),
+    extensions: methods.extensions(),
     payloadSchemaFor: methods.payloadSchemaFor,
     verifier,
     settle,

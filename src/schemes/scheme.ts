@@ -10,7 +10,6 @@ import type { PaymentKey } from "../db/schema.js";
 import type { NewSettlement, SettlementRow } from "../db/settlements-repo.js";
 import type { ClassifiedSignature } from "../evm/signature.js";
 import type { SignerRecovery } from "../evm/recovery-threads.js";
-import type { ReasonCode } from "../x402/reasons.js";
 import { MAX_SIGNATURE_BYTES, openObject, type FacilitatorRequest, type PayloadSchemaFor } from "../x402/wire.js";
 
 /** Seconds an authorization must still be valid for its transfer to be mined (a block and then some). */
@@ -25,7 +24,8 @@ export interface SupportedKind {
 
 export interface VerifyOutcome {
   isValid: boolean;
-  invalidReason?: ReasonCode;
+  /** The official reason (src/x402/reasons.ts, or the method's own list). */
+  invalidReason?: string;
   invalidMessage?: string;
   payer: string;
 }
@@ -76,7 +76,7 @@ export interface RequestFacts {
 }
 
 /** "spent": the authorization is used (explainSpent tells how); a reason ends the row failed; undefined: it would go through after all. */
-export type Refusal = "spent" | { reason: ReasonCode; message?: string } | undefined;
+export type Refusal = "spent" | { reason: string; message?: string } | undefined;
 
 export interface Call {
   to: Hex;
@@ -97,6 +97,8 @@ export interface SettlementSide {
   refusal(client: PublicClient, row: SettlementRow, signature: ClassifiedSignature): Promise<Refusal>;
   /** Whether the call would go through now (to share a batch); only asked for batchable rows. */
   wouldSucceed(client: PublicClient, row: SettlementRow, signature: ClassifiedSignature): Promise<boolean>;
+  /** The reason a row ends `expired` with when its authorization ran out before it was mined. */
+  expiredReason: string;
   /** Whether the row's call may ride in a Multicall3 batch with others. */
   batchable(row: SettlementRow, signature: ClassifiedSignature): boolean;
 }
@@ -108,8 +110,9 @@ export interface PaymentMethod {
   /** Whether this method reads the payload (decided by its shape), and the schema it reads it with. */
   handles(payload: Record<string, unknown>): boolean;
   payloadSchema: z.ZodType;
-  /** The kinds this method adds to /supported for a network. */
+  /** The kinds this method adds to /supported for a network, and the extensions it takes part in. */
   kinds(network: EnabledNetwork): SupportedKind[];
+  extensions?: string[];
   facts(req: FacilitatorRequest, networks: NetworkLookup): RequestFacts;
   createVerifier(deps: VerifierDeps): Verifier;
   /** The ledger columns of a payment that verified. */
@@ -125,6 +128,8 @@ export interface MethodRegistry {
   forRow(row: Pick<SettlementRow, "method">): PaymentMethod;
   /** /supported kinds over every method and network, each kind once. */
   kinds(networks: readonly EnabledNetwork[]): SupportedKind[];
+  /** /supported extensions over every method, each once. */
+  extensions(): string[];
 }
 
 /**
@@ -150,6 +155,7 @@ export function createRegistry(methods: readonly PaymentMethod[]): MethodRegistr
       if (!m) throw new Error(`settlement of method ${row.method}, which this process does not serve`);
       return m;
     },
+    extensions: () => [...new Set(methods.flatMap((m) => m.extensions ?? []))],
     kinds(networks) {
       const seen = new Set<string>();
       const all = methods.flatMap((m) => networks.flatMap((n) => m.kinds(n)));

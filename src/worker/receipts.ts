@@ -75,7 +75,7 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
         const head = await client.getBlock({ blockTag: "latest" });
         if (head.timestamp >= BigInt(row.validBefore)) {
           return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
-            markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before any of its transactions was mined"),
+            markEnded({ repo, logger }, row, "expired", sideOf(row).expiredReason, "expired before any of its transactions was mined"),
           );
         }
         if (Date.now() - latest.createdAt.getTime() >= net.replaceAfterSeconds * 1000) {

@@ -8,7 +8,6 @@ import type { SettlementRow } from "../db/settlements-repo.js";
 import { isRevert } from "../evm/payment-reads.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
 import { VALID_BEFORE_MARGIN_S } from "../schemes/scheme.js";
-import { Reason } from "../x402/reasons.js";
 import { batchCall, callFor } from "./batch-call.js";
 import { createFeeCache, initialFees } from "./fees.js";
 import type { SettleContext } from "./settle-context.js";
@@ -54,7 +53,7 @@ export function createSigning(ctx: SettleContext) {
     // The token compares validBefore with block time, so the chain's clock decides.
     if (BigInt(row.validBefore) < head.timestamp + VALID_BEFORE_MARGIN_S) {
       return spentOr(row, client, searchFromBlock, () =>
-        markEnded({ repo, logger }, row, "expired", Reason.validBefore, "expired before it could be sent"),
+        markEnded({ repo, logger }, row, "expired", sideOf(row).expiredReason, "expired before it could be sent"),
       );
     }
 

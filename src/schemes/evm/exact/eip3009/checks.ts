@@ -4,6 +4,7 @@ import { isAddress, type Address } from "viem";
 import type { AssetConfig } from "../../../../config/networks.js";
 import { Reason, type ReasonCode } from "../../../../x402/reasons.js";
 import { VALID_BEFORE_MARGIN_S } from "../../../scheme.js";
+import { allowsMethod } from "../../shared/assets.js";
 import type { PaymentIntent } from "./intent.js";
 
 export function checkScheme(i: PaymentIntent): ReasonCode | undefined {
@@ -19,9 +20,11 @@ export function checkNetwork(i: PaymentIntent): ReasonCode | undefined {
   return undefined;
 }
 
+/** The asset, when it is on the network's allowlist for EIP-3009. */
 export function findAllowedAsset(i: PaymentIntent): AssetConfig | undefined {
   const wanted = i.asset.toLowerCase();
-  return i.network?.assets.find((a) => a.address.toLowerCase() === wanted);
+  const asset = i.network?.assets.find((a) => a.address.toLowerCase() === wanted);
+  return asset && allowsMethod(asset, "eip3009") ? asset : undefined;
 }
 
 export function checkPayloadType(i: PaymentIntent): ReasonCode | undefined {

@@ -1,6 +1,7 @@
 // `exact` through EIP-3009 transferWithAuthorization (USDC and other FiatToken-style tokens):
 // the payer signs the transfer itself, the token keeps the nonce, the relayer only carries it.
 import type { NetworkLookup } from "../../../../config/config.js";
+import { Reason } from "../../../../x402/reasons.js";
 import type { FacilitatorRequest } from "../../../../x402/wire.js";
 import type { LedgerEntry, PaymentMethod } from "../../../scheme.js";
 import { settlementCall } from "./call.js";
@@ -54,6 +55,7 @@ export const eip3009Exact: PaymentMethod = {
     explainSpent,
     refusal,
     wouldSucceed,
+    expiredReason: Reason.validBefore,
     // A wallet deployed on the way (ERC-6492) needs its own two-step call.
     batchable: (_row, signature) => !signature.deployment,
   },

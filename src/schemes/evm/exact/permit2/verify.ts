@@ -1,0 +1,97 @@
+// Verification of an `exact` Permit2 payment, in the official order with the official reasons:
+// the request's own fields first (no I/O), then the token's code and the payer's signature, the
+// ledger, and one simulation of the proxy's settle (diagnosed on failure).
+import { hexToBytes, isAddressEqual, type Hex, type PublicClient } from "viem";
+import type { EnabledNetwork } from "../../../../config/config.js";
+import { inlineRecovery } from "../../../../evm/recovery-threads.js";
+import { attempt, isValidErc1271, readPayerCode } from "../../../../evm/payment-reads.js";
+import type { EcdsaParts } from "../../../../evm/signature.js";
+import { Reason } from "../../../../x402/reasons.js";
+import type { FacilitatorRequest } from "../../../../x402/wire.js";
+import { VALID_BEFORE_MARGIN_S, type Verifier, type VerifierDeps, type VerifyOutcome } from "../../../scheme.js";
+import { allowsMethod } from "../../shared/assets.js";
+import { EXACT_PROXY } from "./contracts.js";
+import type { Permit2Payload } from "./payload.js";
+import { diagnose, permitDigest, permitOf, simulateSettle } from "./permit.js";
+import { Permit2Reason } from "./reasons.js";
+import { eip2612Info, eip2612Problem, splitPermit } from "./sponsoring.js";
+import { permit2Key } from "./key.js";
+
+/** Permit2 checks a 65-byte signature with ecrecover (any s), v being 27 or 28. */
+function ecdsaParts(signature: Hex): EcdsaParts | undefined {
+  if (signature.length !== 132) return undefined;
+  const v = parseInt(signature.slice(130, 132), 16);
+  if (v !== 27 && v !== 28) return undefined;
+  return { r: `0x${signature.slice(2, 66)}`, s: `0x${signature.slice(66, 130)}`, v };
+}
+
+/** Where the request points: its enabled network, or undefined. */
+export function networkOf(req: FacilitatorRequest, deps: Pick<VerifierDeps, "networks">): EnabledNetwork | undefined {
+  return req.version === 2 ? deps.networks.byCaip2(req.paymentRequirements.network) : undefined;
+}
+
+export function createPermit2Verifier(deps: VerifierDeps): Verifier {
+  const nowMs = deps.nowMs ?? Date.now;
+  const recovery = deps.recovery ?? inlineRecovery;
+  const deployedAssets = new Set<string>();
+
+  async function assetHasCode(client: PublicClient, chainId: number, asset: Hex): Promise<boolean> {
+    const key = `${chainId}:${asset.toLowerCase()}`;
+    if (deployedAssets.has(key)) return true;
+    const code = await attempt("getCode(asset)", () => client.getCode({ address: asset }));
+    const deployed = code.ok && !!code.value && code.value !== "0x";
+    if (deployed) deployedAssets.add(key);
+    return deployed;
+  }
+
+  async function signedByPayer(client: PublicClient, digest: Hex, payer: Hex, signature: Hex): Promise<boolean> {
+    // As Permit2 itself decides: a payer with code answers through ERC-1271, anyone else by ecrecover.
+    if (await readPayerCode(client, payer)) return isValidErc1271(client, payer, digest, signature);
+    const parts = ecdsaParts(signature);
+    const signer = parts && (await recovery.recover(hexToBytes(digest), parts));
+    return !!signer && isAddressEqual(signer, payer);
+  }
+
+  return async function verify(req, opts): Promise<VerifyOutcome> {
+    const payload = req.paymentPayload.payload as Permit2Payload;
+    const auth = payload.permit2Authorization;
+    const payer = auth.from;
+    const invalid = (invalidReason: string): VerifyOutcome => ({ isValid: false, invalidReason, payer });
+    // Permit2 is a v2 method: a v1 client never signs one.
+    if (req.version !== 2) return invalid(Reason.unsupportedPayloadType);
+    const requirements = req.paymentRequirements;
+    if (requirements.scheme !== "exact") return invalid(Reason.unsupportedScheme);
+    if (req.paymentPayload.accepted.scheme !== "exact") return invalid(Reason.unsupportedPayloadType);
+    const network = networkOf(req, deps);
+    if (!network) return invalid(Reason.invalidNetwork);
+    if (req.paymentPayload.accepted.network !== requirements.network) return invalid(Reason.networkMismatch);
+    const asset = network.assets.find((a) => isAddressEqual(a.address, requirements.asset));
+    if (!asset || !allowsMethod(asset, "permit2")) return invalid(Reason.assetNotAllowed);
+
+    const now = BigInt(Math.floor(nowMs() / 1000));
+    if (!isAddressEqual(auth.spender, EXACT_PROXY)) return invalid(Permit2Reason.spender);
+    if (!isAddressEqual(auth.witness.to, requirements.payTo)) return invalid(Permit2Reason.recipient);
+    if (BigInt(auth.deadline) < now + VALID_BEFORE_MARGIN_S) return invalid(Permit2Reason.deadline);
+    if (BigInt(auth.witness.validAfter) > now) return invalid(Permit2Reason.notYetValid);
+    if (BigInt(auth.permitted.amount) !== BigInt(requirements.amount)) return invalid(Permit2Reason.amount);
+    if (!isAddressEqual(auth.permitted.token, requirements.asset)) return invalid(Permit2Reason.token);
+
+    const client = deps.clientFor(network.chainId);
+    const permit = permitOf(auth);
+    const digest = permitDigest(permit, network.chainId, EXACT_PROXY);
+    const claimed = opts.checkLedger ? deps.isClaimed(permit2Key(network.chainId, permit)) : undefined;
+    claimed?.catch(() => {});
+    if (!(await assetHasCode(client, network.chainId, permit.token))) return invalid(Reason.assetNotDeployed);
+    if (!(await signedByPayer(client, digest, payer, payload.signature))) return invalid(Permit2Reason.signature);
+    if (claimed && (await claimed)) return invalid(Permit2Reason.nonce);
+
+    // A payer who has not approved Permit2 may bring an EIP-2612 permit: the settle submits it.
+    const sponsoring = eip2612Info(req);
+    const problem = sponsoring && eip2612Problem(sponsoring, payer, permit.token, now + VALID_BEFORE_MARGIN_S);
+    if (problem) return invalid(problem);
+    const permit2612 = sponsoring ? splitPermit(sponsoring) : undefined;
+    const simulation = await simulateSettle(client, permit, payload.signature, opts.blockTag, permit2612);
+    if (!simulation.ok) return invalid(await diagnose(client, permit));
+    return { isValid: true, payer };
+  };
+}
