@@ -88,6 +88,24 @@ describe("loadConfig", () => {
     );
     expect(() => loadConfig({ ...base, NETWORKS_FILE: file })).toThrow(/^NETWORKS_FILE: networks\.0\.assets\.0\.address: not an address$/);
   });
+
+  it("lets an asset name the transfer methods that may move it, and refuses unknown ones", () => {
+    const file = join(tmpdir(), `nets-methods-${process.pid}.json`);
+    const token = { address: "0x2222222222222222222222222222222222222222", name: "Tether", version: "1", decimals: 6 };
+    const write = (transferMethods: unknown) =>
+      writeFileSync(
+        file,
+        JSON.stringify({
+          networks: [{ name: "my-l2", chainId: 777, rpcUrls: ["http://127.0.0.1:9"], assets: [{ ...token, transferMethods }] }],
+        }),
+      );
+    write(["permit2"]);
+    expect(loadConfig({ ...base, NETWORKS_FILE: file }).networks[0]!.assets[0]!.transferMethods).toEqual(["permit2"]);
+    write(["permit3"]);
+    expect(() => loadConfig({ ...base, NETWORKS_FILE: file })).toThrow(/^NETWORKS_FILE: networks\.0\.assets\.0\.transferMethods\.0: /);
+    write([]);
+    expect(() => loadConfig({ ...base, NETWORKS_FILE: file })).toThrow(/^NETWORKS_FILE: networks\.0\.assets\.0\.transferMethods: /);
+  });
 });
 
 describe("process start with a bad variable", () => {
