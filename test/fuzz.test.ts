@@ -2,19 +2,22 @@
 // relayer). Whatever arrives, the answer is a JSON body and never a 5xx; a body the wire schema
 // refuses is a 400 naming the field; and nothing ever reaches the ledger or the chain.
 //
-// The payments are signed correctly but by a payer holding no USDC: every mutated body can get as
-// far as the chain simulation, yet no body, mutated or not, is payable. So any settlement row or
-// relayer transaction is a stray, with no need to decide which mutations left the payment intact.
+// The payments (EIP-3009 on v1 and v2, and Permit2) are signed correctly but by a payer holding
+// no USDC: every mutated body can get as far as the chain simulation, yet no body, mutated or not,
+// is payable. So any settlement row or relayer transaction is a stray, with no need to decide
+// which mutations left the payment intact.
+import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BODY_LIMIT_BYTES } from "../src/app.js";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
+import { deployPermit2Stack, exactPermit2WitnessTypes, PERMIT2_ADDRESS, X402_EXACT_PERMIT2_PROXY } from "../src/devnet/permit2.js";
 import { Reason } from "../src/x402/reasons.js";
 import { relayerNonce } from "./support/chain-facts.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
-import { signAuthorization, v1Body, v2Body } from "./support/payments.js";
+import { now, signAuthorization, v1Body, v2Body } from "./support/payments.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Path = string[];
@@ -31,12 +34,56 @@ const NUM_RUNS = 300;
 let chain: TestChain;
 let fac: TestFacilitator;
 let relayerNonceBefore: number;
-const base = {} as Record<1 | 2, Json>;
+/** The bodies mutations start from: EIP-3009 on v1 and v2, and Permit2 (v2 only). */
+type Base = 1 | 2 | "permit2";
+const base = {} as Record<Base, Json>;
+
+/** The same unfunded payer's Permit2 payment (signed for the exact proxy), as a v2 body. */
+async function permit2Body(payer: ReturnType<typeof privateKeyToAccount>): Promise<Json> {
+  const requirements = {
+    scheme: "exact",
+    network: NETWORK[2],
+    amount: PRICE.toString(),
+    asset: chain.usdc.address,
+    payTo,
+    maxTimeoutSeconds: 300,
+    extra: { name: "USDC", version: "2", assetTransferMethod: "permit2" },
+  };
+  const message = {
+    permitted: { token: chain.usdc.address, amount: PRICE },
+    spender: X402_EXACT_PERMIT2_PROXY,
+    nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
+    deadline: now() + 300n,
+    witness: { to: payTo, validAfter: 0n },
+  };
+  const signature = await payer.signTypedData({
+    domain: { name: "Permit2", chainId: chain.chainId, verifyingContract: PERMIT2_ADDRESS },
+    types: exactPermit2WitnessTypes,
+    primaryType: "PermitWitnessTransferFrom",
+    message,
+  });
+  const permit2Authorization = {
+    from: payer.address,
+    permitted: { token: chain.usdc.address, amount: PRICE.toString() },
+    spender: message.spender,
+    nonce: message.nonce.toString(),
+    deadline: message.deadline.toString(),
+    witness: { to: payTo, validAfter: "0" },
+  };
+  return {
+    x402Version: 2,
+    paymentPayload: { x402Version: 2, accepted: requirements, payload: { signature, permit2Authorization } },
+    paymentRequirements: requirements,
+  };
+}
 
 beforeAll(async () => {
   chain = await startTestChain();
+  // Before the facilitator: placing Permit2 briefly switches the chain id.
+  await deployPermit2Stack(chain.rpcUrl);
   fac = await startFacilitator(chain);
   const payer = privateKeyToAccount(generatePrivateKey());
+  base.permit2 = await permit2Body(payer);
   for (const version of [1, 2] as const) {
     const signed = await signAuthorization({ payer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
     const body = (version === 1 ? v1Body : v2Body)({
@@ -259,11 +306,13 @@ it("the unmutated bodies are only short of funds: the mutations start from a pay
     const { json } = await post("/verify", serialize(base[version]), "application/json");
     expect(json).toMatchObject({ isValid: false, invalidReason: Reason.insufficientBalance });
   }
+  const { json } = await post("/verify", serialize(base.permit2), "application/json");
+  expect(json).toMatchObject({ isValid: false, invalidReason: "permit2_insufficient_balance" });
 });
 
 describe.each(SEEDS)("fuzzing with seed %i", (seed) => {
-  it("mutated v1 and v2 bodies: never a 5xx, always JSON, refusals name the field", async () => {
-    const cases = fc.constantFrom(1 as const, 2 as const).chain((version) =>
+  it("mutated v1, v2 and Permit2 bodies: never a 5xx, always JSON, refusals name the field", async () => {
+    const cases = fc.constantFrom<Base>(1, 2, "permit2").chain((version) =>
       fc.record({
         version: fc.constant(version),
         route: fc.constantFrom(...ROUTES),

@@ -10,7 +10,7 @@ import type { PaymentKey } from "../db/schema.js";
 import type { NewSettlement, SettlementRow } from "../db/settlements-repo.js";
 import type { ClassifiedSignature } from "../evm/signature.js";
 import type { SignerRecovery } from "../evm/recovery-threads.js";
-import { MAX_SIGNATURE_BYTES, openObject, type FacilitatorRequest, type PayloadSchemaFor } from "../x402/wire.js";
+import type { FacilitatorRequest, PayloadSchemaFor } from "../x402/wire.js";
 
 /** Seconds an authorization must still be valid for its transfer to be mined (a block and then some). */
 export const VALID_BEFORE_MARGIN_S = 6n;
@@ -107,8 +107,8 @@ export interface PaymentMethod {
   /** The x402 scheme served ("exact") and this method's name, as stored in the ledger. */
   scheme: string;
   method: string;
-  /** Whether this method reads the payload (decided by its shape), and the schema it reads it with. */
-  handles(payload: Record<string, unknown>): boolean;
+  /** The key that marks this method's payload ("authorization", "permit2Authorization"), and the schema it reads it with. */
+  payloadKey: string;
   payloadSchema: z.ZodType;
   /** The kinds this method adds to /supported for a network, and the extensions it takes part in. */
   kinds(network: EnabledNetwork): SupportedKind[];
@@ -120,10 +120,10 @@ export interface PaymentMethod {
   settlement: SettlementSide;
 }
 
-/** The enabled methods; the first one answers payloads no method reads (with its own reasons). */
+/** The enabled methods, each chosen by the key that marks its payload. */
 export interface MethodRegistry {
   forRequest(req: FacilitatorRequest): PaymentMethod;
-  /** The schema the wire parser reads a payload with: its method's, or a loose one that only bounds it. */
+  /** The schema the wire parser reads a payload with: its method's; without one, a refusal naming the payload. */
   payloadSchemaFor: PayloadSchemaFor;
   forRow(row: Pick<SettlementRow, "method">): PaymentMethod;
   /** /supported kinds over every method and network, each kind once. */
@@ -132,24 +132,18 @@ export interface MethodRegistry {
   extensions(): string[];
 }
 
-/**
- * A payload no enabled method reads (another method's shape): kept, bounded, and handed to the
- * first method, whose verify refuses it with a reason (unsupported_payload_type) instead of a 400.
- */
-const unreadPayload = openObject({
-  signature: z
-    .string()
-    .max(2 + 2 * MAX_SIGNATURE_BYTES)
-    .optional(),
-});
-
 export function createRegistry(methods: readonly PaymentMethod[]): MethodRegistry {
   const fallback = methods[0];
   if (!fallback) throw new Error("no payment method enabled");
   const byName = new Map(methods.map((m) => [m.method, m]));
+  const methodOf = (payload: Record<string, unknown>) => methods.find((m) => m.payloadKey in payload);
+  // A payload no enabled method reads is malformed input: a 400 that names what it may carry.
+  const keys = methods.map((m) => m.payloadKey).join(" or ");
+  const unread = z.unknown().refine(() => false, `must carry ${keys}`);
   return {
-    forRequest: (req) => methods.find((m) => m.handles(req.paymentPayload.payload)) ?? fallback,
-    payloadSchemaFor: (payload) => methods.find((m) => m.handles(payload))?.payloadSchema ?? unreadPayload,
+    // Only reached without a method for code that skipped the wire parser; the first one refuses it.
+    forRequest: (req) => methodOf(req.paymentPayload.payload) ?? fallback,
+    payloadSchemaFor: (payload) => methodOf(payload)?.payloadSchema ?? unread,
     forRow(row) {
       const m = byName.get(row.method);
       if (!m) throw new Error(`settlement of method ${row.method}, which this process does not serve`);

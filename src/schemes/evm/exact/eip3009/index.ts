@@ -7,7 +7,7 @@ import type { LedgerEntry, PaymentMethod } from "../../../scheme.js";
 import { settlementCall } from "./call.js";
 import { paymentKeyOf, toIntent } from "./intent.js";
 import { explainSpent, isSpent, paidIn, refusal, wouldSucceed } from "./outcome.js";
-import { eip3009PayloadSchema, isEip3009Payload } from "./payload.js";
+import { eip3009PayloadSchema } from "./payload.js";
 import { createEip3009Verifier } from "./verify.js";
 
 function ledgerEntry(req: FacilitatorRequest, networks: NetworkLookup): LedgerEntry {
@@ -34,7 +34,7 @@ function ledgerEntry(req: FacilitatorRequest, networks: NetworkLookup): LedgerEn
 export const eip3009Exact: PaymentMethod = {
   scheme: "exact",
   method: "eip3009",
-  handles: isEip3009Payload,
+  payloadKey: "authorization",
   payloadSchema: eip3009PayloadSchema,
   kinds: (n) => [
     { x402Version: 2, scheme: "exact", network: n.caip2 },

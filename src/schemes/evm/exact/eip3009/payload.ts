@@ -14,6 +14,3 @@ export const authorizationSchema = z.strictObject({
 
 export const eip3009PayloadSchema = z.strictObject({ signature: signatureHex, authorization: authorizationSchema });
 export type Eip3009Payload = z.infer<typeof eip3009PayloadSchema>;
-
-/** Every EVM payload that is not Permit2's is read as EIP-3009's (and refused field by field). */
-export const isEip3009Payload = (payload: Record<string, unknown>) => !("permit2Authorization" in payload);

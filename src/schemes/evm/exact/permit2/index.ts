@@ -7,7 +7,7 @@ import type { LedgerEntry, PaymentMethod } from "../../../scheme.js";
 import { EXACT_PROXY } from "./contracts.js";
 import { permit2Key } from "./key.js";
 import { explainSpent, isSpent, paidIn, refusal, wouldSucceed } from "./outcome.js";
-import { isPermit2Payload, permit2PayloadSchema, type Permit2Payload } from "./payload.js";
+import { permit2PayloadSchema, type Permit2Payload } from "./payload.js";
 import { nonceHex, permit2612Of, permitOf, permitOfRow, settleCalldata } from "./permit.js";
 import { Permit2Reason } from "./reasons.js";
 import { EIP2612_EXTENSION, eip2612Info, splitPermit, storePermit } from "./sponsoring.js";
@@ -42,7 +42,7 @@ function ledgerEntry(req: FacilitatorRequest, networks: NetworkLookup): LedgerEn
 export const permit2Exact: PaymentMethod = {
   scheme: "exact",
   method: "permit2",
-  handles: isPermit2Payload,
+  payloadKey: "permit2Authorization",
   payloadSchema: permit2PayloadSchema,
   kinds: (n) => [{ x402Version: 2, scheme: "exact", network: n.caip2 }],
   extensions: [EIP2612_EXTENSION],

@@ -15,5 +15,3 @@ export const permit2AuthorizationSchema = z.strictObject({
 export const permit2PayloadSchema = z.strictObject({ signature: signatureHex, permit2Authorization: permit2AuthorizationSchema });
 export type Permit2Payload = z.infer<typeof permit2PayloadSchema>;
 export type Permit2Authorization = Permit2Payload["permit2Authorization"];
-
-export const isPermit2Payload = (payload: Record<string, unknown>) => "permit2Authorization" in payload;
