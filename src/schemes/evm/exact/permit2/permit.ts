@@ -1,6 +1,6 @@
 // One Permit2 payment's fields as the chain sees them, from a payload or from its ledger row, and
 // the calldata and reads built on them.
-import { encodeFunctionData, hashTypedData, type Address, type Hex, type PublicClient } from "viem";
+import { encodeFunctionData, getAddress, hashTypedData, type Address, type Hex, type PublicClient } from "viem";
 import type { SettlementRow } from "../../../../db/settlements-repo.js";
 import { attempt } from "../../../../evm/payment-reads.js";
 import type { Outcome } from "../../../../evm/transfer-simulator.js";
@@ -19,24 +19,25 @@ export interface Permit {
   validAfter: bigint;
 }
 
+/** Addresses are checksummed here: the payload may carry any case (a wrong mixed-case checksum too, as the official verify accepts), and EIP-712 and ABI encoding take only canonical ones. */
 export const permitOf = (a: Permit2Authorization): Permit => ({
-  owner: a.from,
-  token: a.permitted.token,
+  owner: getAddress(a.from),
+  token: getAddress(a.permitted.token),
   amount: BigInt(a.permitted.amount),
   nonce: BigInt(a.nonce),
   deadline: BigInt(a.deadline),
-  to: a.witness.to,
+  to: getAddress(a.witness.to),
   validAfter: BigInt(a.witness.validAfter),
 });
 
 /** The ledger keeps the nonce as 32-byte hex and the deadline as valid_before (see ledgerEntry). */
 export const permitOfRow = (row: SettlementRow): Permit => ({
-  owner: row.payer as Address,
-  token: row.asset as Address,
+  owner: getAddress(row.payer),
+  token: getAddress(row.asset),
   amount: BigInt(row.value),
   nonce: BigInt(row.nonce),
   deadline: BigInt(row.validBefore),
-  to: row.payTo as Address,
+  to: getAddress(row.payTo),
   validAfter: BigInt(row.validAfter),
 });
 

@@ -82,12 +82,12 @@ export function createPermit2Verifier(deps: VerifierDeps): Verifier {
     const claimed = opts.checkLedger ? deps.isClaimed(permit2Key(network.chainId, permit)) : undefined;
     claimed?.catch(() => {});
     if (!(await assetHasCode(client, network.chainId, permit.token))) return invalid(Reason.assetNotDeployed);
-    if (!(await signedByPayer(client, digest, payer, payload.signature))) return invalid(Permit2Reason.signature);
+    if (!(await signedByPayer(client, digest, permit.owner, payload.signature))) return invalid(Permit2Reason.signature);
     if (claimed && (await claimed)) return invalid(Permit2Reason.nonce);
 
     // A payer who has not approved Permit2 may bring an EIP-2612 permit: the settle submits it.
     const sponsoring = eip2612Info(req);
-    const problem = sponsoring && eip2612Problem(sponsoring, payer, permit.token, now + VALID_BEFORE_MARGIN_S);
+    const problem = sponsoring && eip2612Problem(sponsoring, permit.owner, permit.token, now + VALID_BEFORE_MARGIN_S);
     if (problem) return invalid(problem);
     const permit2612 = sponsoring ? splitPermit(sponsoring) : undefined;
     const simulation = await simulateSettle(client, permit, payload.signature, opts.blockTag, permit2612);
