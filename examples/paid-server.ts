@@ -5,6 +5,7 @@ import { pathToFileURL } from "node:url";
 import { HTTPFacilitatorClient } from "@x402/core/server";
 import { ExactEvmScheme } from "@x402/evm/exact/server";
 import { paymentMiddleware, x402ResourceServer } from "@x402/express";
+import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
 import express from "express";
 
 export interface PaidServerOptions {
@@ -15,6 +16,11 @@ export interface PaidServerOptions {
   /** Sent as `Authorization: Bearer …` when the facilitator has API_KEYS set. */
   apiKey?: string;
   network?: `${string}:${string}`;
+  /**
+   * A token to sell /weather-permit2 for, paid through Permit2 (any ERC-20). Its route offers
+   * EIP-2612 gas sponsoring, so a buyer who never approved Permit2 pays in one step.
+   */
+  permit2Token?: { address: `0x${string}`; name: string; version: string; decimals: number };
 }
 
 export async function startPaidServer(o: PaidServerOptions): Promise<{ url: string; close(): Promise<void> }> {
@@ -26,15 +32,33 @@ export async function startPaidServer(o: PaidServerOptions): Promise<{ url: stri
   const network = o.network ?? "eip155:84532";
   const server = new x402ResourceServer(facilitator).register(network, new ExactEvmScheme());
   const app = express();
-  app.use(
-    paymentMiddleware(
-      { "GET /weather": { accepts: { scheme: "exact", price: "$0.01", network, payTo: o.payTo }, description: "Today's weather" } },
-      server,
-    ),
-  );
-  app.get("/weather", (_req, res) => {
+  const routes: Record<string, unknown> = {
+    "GET /weather": { accepts: { scheme: "exact", price: "$0.01", network, payTo: o.payTo }, description: "Today's weather" },
+  };
+  const t = o.permit2Token;
+  if (t) {
+    routes["GET /weather-permit2"] = {
+      accepts: {
+        scheme: "exact",
+        network,
+        payTo: o.payTo,
+        // One cent of the token, in its own units; the extra tells the client to sign for Permit2.
+        price: {
+          amount: (10n ** BigInt(t.decimals) / 100n).toString(),
+          asset: t.address,
+          extra: { name: t.name, version: t.version, assetTransferMethod: "permit2" },
+        },
+      },
+      description: "Today's weather, paid through Permit2",
+      extensions: declareEip2612GasSponsoringExtension(),
+    };
+  }
+  app.use(paymentMiddleware(routes as Parameters<typeof paymentMiddleware>[0], server));
+  const weather = (_req: express.Request, res: express.Response) => {
     res.json({ city: "Lisbon", sky: "clear", celsius: 21 });
-  });
+  };
+  app.get("/weather", weather);
+  if (t) app.get("/weather-permit2", weather);
   const http: Server = await new Promise((resolve) => {
     const s = app.listen(o.port, o.host ?? "127.0.0.1", () => resolve(s));
   });

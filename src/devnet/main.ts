@@ -2,7 +2,10 @@
 // chain posing as Base Sepolia with Circle's real USDC at its canonical address, a fresh
 // database, the api and the worker, and a merchant API paid through the official middleware.
 // Ctrl-C stops all of it.
-import { formatUnits, parseUnits } from "viem";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseUnits } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { startPaidServer } from "../../examples/paid-server.js";
 import { loadConfig } from "../config/config.js";
@@ -12,6 +15,7 @@ import { startWorker } from "../runtime/worker.js";
 import { ANVIL_KEYS, startAnvil } from "./anvil.js";
 import { recreateDatabase } from "./database.js";
 import { ensureMulticall3 } from "./multicall3.js";
+import { deployPermit2Stack } from "./permit2.js";
 import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "./usdc.js";
 
 const DEVNET_DB = "x402_devnet";
@@ -40,6 +44,26 @@ async function main(): Promise<void> {
     const usdc = await deployUsdc(anvil.rpcUrl, { address: BASE_SEPOLIA_USDC });
     await ensureMulticall3(anvil.rpcUrl);
     await mintUsdc(anvil.rpcUrl, usdc, buyer.address, parseUnits("1000", 6));
+    // Permit2, the x402 proxies and a token that only Permit2 can move (no EIP-3009), before the
+    // api and worker start: placing Permit2 briefly switches the chain id.
+    const stack = await deployPermit2Stack(anvil.rpcUrl);
+    await stack.mint(buyer.address, parseUnits("1000", stack.token.decimals));
+    const networksFile = join(tmpdir(), `x402-devnet-networks-${process.pid}.json`);
+    writeFileSync(
+      networksFile,
+      JSON.stringify({
+        networks: [
+          {
+            name: "base-sepolia",
+            chainId: 84532,
+            assets: [
+              { address: usdc.address, name: "USDC", version: "2", decimals: 6, symbol: "USDC" },
+              { ...stack.token, transferMethods: ["permit2"] },
+            ],
+          },
+        ],
+      }),
+    );
 
     // Always an empty ledger: a new chain makes old rows meaningless.
     const databaseUrl = await recreateDatabase(env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres", DEVNET_DB);
@@ -47,6 +71,7 @@ async function main(): Promise<void> {
       DATABASE_URL: databaseUrl,
       REDIS_URL: env.REDIS_URL ?? "redis://127.0.0.1:6379",
       RPC_URL_BASE_SEPOLIA: anvil.rpcUrl,
+      NETWORKS_FILE: networksFile,
       RELAYER_PRIVATE_KEY: ANVIL_KEYS[0],
       QUEUE_PREFIX: "x402devnet",
       PORT: String(port),
@@ -61,7 +86,13 @@ async function main(): Promise<void> {
     const api = await startApi(config, logger);
     stops.push(api.close);
     const facilitatorUrl = `http://127.0.0.1:${port}`;
-    const shop = await startPaidServer({ facilitatorUrl, payTo: merchant, host, port: Number(env.DEVNET_SHOP_PORT ?? 4022) });
+    const shop = await startPaidServer({
+      facilitatorUrl,
+      payTo: merchant,
+      host,
+      port: Number(env.DEVNET_SHOP_PORT ?? 4022),
+      permit2Token: stack.token,
+    });
     stops.push(shop.close);
 
     console.log(`
@@ -72,11 +103,15 @@ x402 facilitator devnet is running (Ctrl-C stops everything)
   chain        ${rpcShown}  Base Sepolia (84532), USDC at ${usdc.address}
   relayer      ${relayer.address} (anvil account 0)
   merchant     ${merchant} (anvil account 3), paid API ${shop.url}/weather for $0.01
-  buyer        ${buyer.address} (anvil account 2) holding ${formatUnits(parseUnits("1000", 6), 6)} USDC
+  permit2      Permit2 ${stack.permit2}, exact proxy ${stack.exactProxy}
+               ${stack.token.symbol} at ${stack.token.address} (EIP-2612, no EIP-3009): paid API ${shop.url}/weather-permit2
+  buyer        ${buyer.address} (anvil account 2) holding 1000 USDC and 1000 ${stack.token.symbol}
                key ${ANVIL_KEYS[2]} (anvil's published test key: never use it on a real chain)
 
 Make a paid request with the official client:
   BUYER_PRIVATE_KEY=${ANVIL_KEYS[2]} npx tsx examples/pay.ts ${shop.url}/weather
+Or through Permit2 (the buyer never approved it: the client signs an EIP-2612 permit, the relayer pays its gas):
+  BUYER_PRIVATE_KEY=${ANVIL_KEYS[2]} PAY_ASSET=${stack.token.address} RPC_URL=${rpcShown} npx tsx examples/pay.ts ${shop.url}/weather-permit2
 `);
   } catch (err) {
     await stopAll();

@@ -156,7 +156,11 @@ async function compileOnce(req: CompileRequest, input: unknown, version: string,
       immutableReferences: c.evm.deployedBytecode.immutableReferences ?? {},
     };
   }
-  writeAtomically(file, JSON.stringify(artifacts));
+  try {
+    writeAtomically(file, JSON.stringify(artifacts));
+  } catch {
+    // A cache that cannot be written (a read-only install, as in the devnet image) only costs time.
+  }
   return artifacts;
 }
 
