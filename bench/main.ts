@@ -1,15 +1,18 @@
 // `npm run bench`: this facilitator beside the official facilitator logic (@x402/core +
 // @x402/evm behind a minimal HTTP server) on one anvil chain with Circle's real USDC mining a
-// block a second. /verify: many distinct valid payloads, 32 connections, 10 s. Settlement:
+// block a second. /verify: many distinct valid payloads, 32 connections, 10 s, for EIP-3009 and
+// again through Permit2 (the buyers approved it). Settlement:
 // 200 payments with 50 in flight, with one relayer key and with two. Prints one table with the
 // ratios and appends a JSON line per run to bench/results.jsonl.
+import { randomBytes } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { parseUnits, type Hex } from "viem";
+import { createWalletClient, erc20Abi, http, maxUint256, parseEther, parseUnits, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { ANVIL_KEYS, startAnvil } from "../src/devnet/anvil.js";
 import { devnetTestClient } from "../src/devnet/contracts.js";
 import { ensureMulticall3 } from "../src/devnet/multicall3.js";
+import { deployPermit2Stack, exactPermit2WitnessTypes, PERMIT2_ADDRESS, X402_EXACT_PERMIT2_PROXY } from "../src/devnet/permit2.js";
 import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "../src/devnet/usdc.js";
 import { signAuthorization, v2Body } from "../test/support/payments.js";
 import { recreateDatabase } from "../src/devnet/database.js";
@@ -36,6 +39,19 @@ async function main() {
     const buyers: PrivateKeyAccount[] = Array.from({ length: 20 }, () => privateKeyToAccount(generatePrivateKey()));
     for (const b of buyers) await mintUsdc(anvil.rpcUrl, usdc, b.address, parseUnits("1000", 6));
     const test = devnetTestClient(anvil.rpcUrl);
+    // Permit2 and the exact proxy at their canonical addresses; every buyer approves Permit2 once.
+    await deployPermit2Stack(anvil.rpcUrl);
+    for (const b of buyers) {
+      await test.setBalance({ address: b.address, value: parseEther("1") });
+      const wallet = createWalletClient({ account: b, transport: http(anvil.rpcUrl) });
+      await wallet.writeContract({
+        chain: null,
+        address: usdc.address,
+        abi: erc20Abi,
+        functionName: "approve",
+        args: [PERMIT2_ADDRESS, maxUint256],
+      });
+    }
     await test.setAutomine(false);
     await test.setIntervalMining({ interval: 1 });
 
@@ -51,6 +67,49 @@ async function main() {
             chainId: 84532,
           });
           return JSON.stringify(v2Body({ ...signed, asset: usdc.address, payTo, amount: PRICE, network: "eip155:84532" }));
+        }),
+      );
+
+    let permit2Count = 0;
+    const signPermit2 = (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, async () => {
+          const payer = buyers[permit2Count++ % buyers.length]!;
+          const requirements = {
+            scheme: "exact",
+            network: "eip155:84532",
+            amount: PRICE.toString(),
+            asset: usdc.address,
+            payTo,
+            maxTimeoutSeconds: 300,
+            extra: { name: "USDC", version: "2", assetTransferMethod: "permit2" },
+          };
+          const message = {
+            permitted: { token: usdc.address, amount: PRICE },
+            spender: X402_EXACT_PERMIT2_PROXY,
+            nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
+            deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
+            witness: { to: payTo, validAfter: 0n },
+          };
+          const signature = await payer.signTypedData({
+            domain: { name: "Permit2", chainId: 84532, verifyingContract: PERMIT2_ADDRESS },
+            types: exactPermit2WitnessTypes,
+            primaryType: "PermitWitnessTransferFrom",
+            message,
+          });
+          const permit2Authorization = {
+            from: payer.address,
+            permitted: { token: usdc.address, amount: PRICE.toString() },
+            spender: X402_EXACT_PERMIT2_PROXY,
+            nonce: message.nonce.toString(),
+            deadline: message.deadline.toString(),
+            witness: { to: payTo, validAfter: "0" },
+          };
+          return JSON.stringify({
+            x402Version: 2,
+            paymentPayload: { x402Version: 2, accepted: requirements, payload: { signature, permit2Authorization } },
+            paymentRequirements: requirements,
+          });
         }),
       );
 
@@ -90,13 +149,17 @@ async function main() {
     const isValid = (j: { isValid?: boolean }) => j.isValid === true;
     const isPaid = (j: { success?: boolean }) => j.success === true;
     console.error(`verify: ${PAYLOADS} payloads, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${VERIFY_SECONDS} s each…`);
-    const verify = async (url: string) => {
-      const load = { url, path: "/verify" as const, bodies: verifyBodies, connections: CONNECTIONS, isOk: isValid };
+    const verify = async (url: string, bodies = verifyBodies) => {
+      const load = { url, path: "/verify" as const, bodies, connections: CONNECTIONS, isOk: isValid };
       if (WARMUP_SECONDS > 0) await run({ ...load, durationS: WARMUP_SECONDS });
       return run({ ...load, durationS: VERIFY_SECONDS });
     };
     const verifyOurs = await verify(oursUrl);
     const verifyPeer = await verify(peerUrl);
+    console.error(`verify through Permit2: ${PAYLOADS} payloads…`);
+    const permit2Bodies = await signPermit2(PAYLOADS);
+    const verifyPermit2Ours = await verify(oursUrl, permit2Bodies);
+    const verifyPermit2Peer = await verify(peerUrl, permit2Bodies);
 
     console.error(`settle: ${SETTLEMENTS} payments, ${IN_FLIGHT} in flight, 1-second blocks…`);
     const settle = (url: string, bodies: string[]) =>
@@ -112,6 +175,8 @@ async function main() {
     report({
       verifyOurs,
       verifyPeer,
+      verifyPermit2Ours,
+      verifyPermit2Peer,
       settleOursOne,
       settleOursTwo,
       settlePeer,
@@ -129,6 +194,8 @@ const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
 function report(r: {
   verifyOurs: RunFigures;
   verifyPeer: RunFigures;
+  verifyPermit2Ours: RunFigures;
+  verifyPermit2Peer: RunFigures;
   settleOursOne: RunFigures;
   settleOursTwo: RunFigures;
   settlePeer: RunFigures;
@@ -147,6 +214,24 @@ function report(r: {
     ["verify p99 ms", f1(r.verifyOurs.p99Ms), f1(r.verifyPeer.p99Ms), f1(r.verifyPeer.p99Ms / r.verifyOurs.p99Ms) + "x lower"],
     ["verify isValid:true", `${r.verifyOurs.ok}/${r.verifyOurs.answered}`, `${r.verifyPeer.ok}/${r.verifyPeer.answered}`, ""],
     ["verify errors", String(r.verifyOurs.errors), String(r.verifyPeer.errors), ""],
+    [
+      "Permit2 verify req/s",
+      f1(r.verifyPermit2Ours.requestsPerSec),
+      f1(r.verifyPermit2Peer.requestsPerSec),
+      f1(r.verifyPermit2Ours.requestsPerSec / r.verifyPermit2Peer.requestsPerSec) + "x",
+    ],
+    [
+      "Permit2 verify p99 ms",
+      f1(r.verifyPermit2Ours.p99Ms),
+      f1(r.verifyPermit2Peer.p99Ms),
+      f1(r.verifyPermit2Peer.p99Ms / r.verifyPermit2Ours.p99Ms) + "x lower",
+    ],
+    [
+      "Permit2 isValid:true",
+      `${r.verifyPermit2Ours.ok}/${r.verifyPermit2Ours.answered}`,
+      `${r.verifyPermit2Peer.ok}/${r.verifyPermit2Peer.answered}`,
+      "",
+    ],
     [
       "settled/s, 1 key",
       f1(settled(r.settleOursOne)),
