@@ -4,6 +4,7 @@
 import { hexToBytes, isAddressEqual, type Hex, type PublicClient } from "viem";
 import type { EnabledNetwork } from "../../../../config/config.js";
 import { inlineRecovery } from "../../../../evm/recovery-threads.js";
+import { createExpiringSet } from "../../../../verify/expiring-set.js";
 import { attempt, isValidErc1271, readPayerCode } from "../../../../evm/payment-reads.js";
 import type { EcdsaParts } from "../../../../evm/signature.js";
 import { Reason } from "../../../../x402/reasons.js";
@@ -16,6 +17,8 @@ import { diagnose, permitDigest, permitOf, simulateSettle } from "./permit.js";
 import { Permit2Reason } from "./reasons.js";
 import { eip2612Info, eip2612Problem, splitPermit } from "./sponsoring.js";
 import { permit2Key } from "./key.js";
+
+const CODELESS_TTL_MS = 60_000;
 
 /** Permit2 checks a 65-byte signature with ecrecover (any s), v being 27 or 28. */
 function ecdsaParts(signature: Hex): EcdsaParts | undefined {
@@ -34,6 +37,9 @@ export function createPermit2Verifier(deps: VerifierDeps): Verifier {
   const nowMs = deps.nowMs ?? Date.now;
   const recovery = deps.recovery ?? inlineRecovery;
   const deployedAssets = new Set<string>();
+  // Payers seen without code skip eth_getCode for a while. Safe: the simulation runs Permit2's own
+  // signature check, so a wallet that gained code since only changes which reason is named.
+  const codelessPayers = createExpiringSet(CODELESS_TTL_MS, 100_000);
 
   async function assetHasCode(client: PublicClient, chainId: number, asset: Hex): Promise<boolean> {
     const key = `${chainId}:${asset.toLowerCase()}`;
@@ -44,9 +50,13 @@ export function createPermit2Verifier(deps: VerifierDeps): Verifier {
     return deployed;
   }
 
-  async function signedByPayer(client: PublicClient, digest: Hex, payer: Hex, signature: Hex): Promise<boolean> {
+  async function signedByPayer(client: PublicClient, chainId: number, digest: Hex, payer: Hex, signature: Hex): Promise<boolean> {
     // As Permit2 itself decides: a payer with code answers through ERC-1271, anyone else by ecrecover.
-    if (await readPayerCode(client, payer)) return isValidErc1271(client, payer, digest, signature);
+    const payerKey = `${chainId}:${payer.toLowerCase()}`;
+    if (!codelessPayers.has(payerKey)) {
+      if (await readPayerCode(client, payer)) return isValidErc1271(client, payer, digest, signature);
+      codelessPayers.remember(payerKey);
+    }
     const parts = ecdsaParts(signature);
     const signer = parts && (await recovery.recover(hexToBytes(digest), parts));
     return !!signer && isAddressEqual(signer, payer);
@@ -82,7 +92,7 @@ export function createPermit2Verifier(deps: VerifierDeps): Verifier {
     const claimed = opts.checkLedger ? deps.isClaimed(permit2Key(network.chainId, permit)) : undefined;
     claimed?.catch(() => {});
     if (!(await assetHasCode(client, network.chainId, permit.token))) return invalid(Reason.assetNotDeployed);
-    if (!(await signedByPayer(client, digest, permit.owner, payload.signature))) return invalid(Permit2Reason.signature);
+    if (!(await signedByPayer(client, network.chainId, digest, permit.owner, payload.signature))) return invalid(Permit2Reason.signature);
     if (claimed && (await claimed)) return invalid(Permit2Reason.nonce);
 
     // A payer who has not approved Permit2 may bring an EIP-2612 permit: the settle submits it.
