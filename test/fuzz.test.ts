@@ -6,18 +6,18 @@
 // no USDC: every mutated body can get as far as the chain simulation, yet no body, mutated or not,
 // is payable. So any settlement row or relayer transaction is a stray, with no need to decide
 // which mutations left the payment intact.
-import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BODY_LIMIT_BYTES } from "../src/app.js";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
-import { deployPermit2Stack, exactPermit2WitnessTypes, PERMIT2_ADDRESS, X402_EXACT_PERMIT2_PROXY } from "../src/devnet/permit2.js";
+import { deployPermit2Stack } from "../src/devnet/permit2.js";
 import { Reason } from "../src/x402/reasons.js";
 import { relayerNonce } from "./support/chain-facts.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
-import { now, signAuthorization, v1Body, v2Body } from "./support/payments.js";
+import { signAuthorization, v1Body, v2Body } from "./support/payments.js";
+import { permit2Payment } from "./support/permit2-payments.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Path = string[];
@@ -38,52 +38,23 @@ let relayerNonceBefore: number;
 type Base = 1 | 2 | "permit2";
 const base = {} as Record<Base, Json>;
 
-/** The same unfunded payer's Permit2 payment (signed for the exact proxy), as a v2 body. */
-async function permit2Body(payer: ReturnType<typeof privateKeyToAccount>): Promise<Json> {
-  const requirements = {
-    scheme: "exact",
-    network: NETWORK[2],
-    amount: PRICE.toString(),
-    asset: chain.usdc.address,
-    payTo,
-    maxTimeoutSeconds: 300,
-    extra: { name: "USDC", version: "2", assetTransferMethod: "permit2" },
-  };
-  const message = {
-    permitted: { token: chain.usdc.address, amount: PRICE },
-    spender: X402_EXACT_PERMIT2_PROXY,
-    nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
-    deadline: now() + 300n,
-    witness: { to: payTo, validAfter: 0n },
-  };
-  const signature = await payer.signTypedData({
-    domain: { name: "Permit2", chainId: chain.chainId, verifyingContract: PERMIT2_ADDRESS },
-    types: exactPermit2WitnessTypes,
-    primaryType: "PermitWitnessTransferFrom",
-    message,
-  });
-  const permit2Authorization = {
-    from: payer.address,
-    permitted: { token: chain.usdc.address, amount: PRICE.toString() },
-    spender: message.spender,
-    nonce: message.nonce.toString(),
-    deadline: message.deadline.toString(),
-    witness: { to: payTo, validAfter: "0" },
-  };
-  return {
-    x402Version: 2,
-    paymentPayload: { x402Version: 2, accepted: requirements, payload: { signature, permit2Authorization } },
-    paymentRequirements: requirements,
-  };
-}
-
 beforeAll(async () => {
   chain = await startTestChain();
   // Before the facilitator: placing Permit2 briefly switches the chain id.
   await deployPermit2Stack(chain.rpcUrl);
   fac = await startFacilitator(chain);
   const payer = privateKeyToAccount(generatePrivateKey());
-  base.permit2 = await permit2Body(payer);
+  // The same unfunded payer's Permit2 payment (signed for the exact proxy).
+  const usdc = { address: chain.usdc.address, name: "USDC", version: "2" };
+  const permit2 = await permit2Payment({
+    from: payer.address,
+    sign: (t) => payer.signTypedData(t),
+    token: usdc,
+    amount: PRICE,
+    payTo,
+    chainId: chain.chainId,
+  });
+  base.permit2 = permit2.body;
   for (const version of [1, 2] as const) {
     const signed = await signAuthorization({ payer, payTo, value: PRICE, asset: chain.usdc.address, chainId: chain.chainId });
     const body = (version === 1 ? v1Body : v2Body)({

@@ -1,0 +1,61 @@
+// Builders for `exact` Permit2 payments as the official client sends them: a
+// PermitWitnessTransferFrom for the exact proxy, signed by whoever the test says (an account's
+// signTypedData, or an owner signing the raw digest for a contract wallet), wrapped in a v2 body.
+import { randomBytes } from "node:crypto";
+import { hashTypedData, type Address, type Hex, type TypedDataDefinition } from "viem";
+import { exactPermit2WitnessTypes, PERMIT2_ADDRESS, X402_EXACT_PERMIT2_PROXY } from "../../src/devnet/permit2.js";
+import { now } from "./payments.js";
+
+export interface Permit2PaymentOptions {
+  from: Address;
+  /** Signs the typed data (an EOA's signTypedData, or an owner signing its digest for a wallet). */
+  sign(typedData: TypedDataDefinition<typeof exactPermit2WitnessTypes, "PermitWitnessTransferFrom">): Promise<Hex>;
+  token: { address: Address; name: string; version: string };
+  amount: bigint;
+  payTo: Address;
+  chainId: number;
+  network?: string;
+  nonce?: bigint;
+  deadline?: bigint;
+}
+
+export async function permit2Payment(o: Permit2PaymentOptions) {
+  const nonce = o.nonce ?? BigInt(`0x${randomBytes(32).toString("hex")}`);
+  const deadline = o.deadline ?? now() + 300n;
+  const typedData = {
+    domain: { name: "Permit2", chainId: o.chainId, verifyingContract: PERMIT2_ADDRESS },
+    types: exactPermit2WitnessTypes,
+    primaryType: "PermitWitnessTransferFrom",
+    message: {
+      permitted: { token: o.token.address, amount: o.amount },
+      spender: X402_EXACT_PERMIT2_PROXY,
+      nonce,
+      deadline,
+      witness: { to: o.payTo, validAfter: 0n },
+    },
+  } as const;
+  const signature = await o.sign(typedData);
+  const requirements = {
+    scheme: "exact",
+    network: o.network ?? "eip155:84532",
+    amount: o.amount.toString(),
+    asset: o.token.address,
+    payTo: o.payTo,
+    maxTimeoutSeconds: 300,
+    extra: { name: o.token.name, version: o.token.version, assetTransferMethod: "permit2" },
+  };
+  const permit2Authorization = {
+    from: o.from,
+    permitted: { token: o.token.address, amount: o.amount.toString() },
+    spender: X402_EXACT_PERMIT2_PROXY,
+    nonce: nonce.toString(),
+    deadline: deadline.toString(),
+    witness: { to: o.payTo, validAfter: "0" },
+  };
+  const body = {
+    x402Version: 2,
+    paymentPayload: { x402Version: 2, accepted: requirements, payload: { signature, permit2Authorization } },
+    paymentRequirements: requirements,
+  };
+  return { body, nonce, digest: hashTypedData(typedData) };
+}
