@@ -1,6 +1,7 @@
 import { getAddress, parseAbi, type Address, type Hex } from "viem";
 import { deployBytecode, devnetTestClient } from "./contracts.js";
 import { ownArtifact, type OwnContract } from "./own-contracts.js";
+import { witnessTypes } from "../schemes/evm/exact/permit2/contracts.js";
 import { PERMIT2_ADDRESS, permit2ErrorsAbi } from "./permit2-canonical.js";
 
 /** Where @x402/evm 2.27 expects the proxies (CREATE2, same on every chain). */
@@ -13,24 +14,8 @@ export const EXACT_WITNESS_TYPE_STRING =
 export const UPTO_WITNESS_TYPE_STRING =
   "Witness witness)TokenPermissions(address token,uint256 amount)Witness(address to,address facilitator,uint256 validAfter)";
 
-/** EIP-712 types the payer signs (domain: name "Permit2", chainId, verifyingContract PERMIT2_ADDRESS; no version). */
-export const exactPermit2WitnessTypes = {
-  PermitWitnessTransferFrom: [
-    { name: "permitted", type: "TokenPermissions" },
-    { name: "spender", type: "address" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-    { name: "witness", type: "Witness" },
-  ],
-  TokenPermissions: [
-    { name: "token", type: "address" },
-    { name: "amount", type: "uint256" },
-  ],
-  Witness: [
-    { name: "to", type: "address" },
-    { name: "validAfter", type: "uint256" },
-  ],
-} as const;
+/** EIP-712 types the payer signs (domain: name "Permit2", chainId, verifyingContract PERMIT2_ADDRESS; no version): the facilitator's own. */
+export const exactPermit2WitnessTypes = witnessTypes;
 
 export const uptoPermit2WitnessTypes = {
   ...exactPermit2WitnessTypes,
