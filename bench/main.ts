@@ -4,7 +4,6 @@
 // again through Permit2 (the buyers approved it). Settlement:
 // 200 payments with 50 in flight, with one relayer key and with two. Prints one table with the
 // ratios and appends a JSON line per run to bench/results.jsonl.
-import { randomBytes } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { createWalletClient, erc20Abi, http, maxUint256, parseEther, parseUnits, type Hex } from "viem";
@@ -12,9 +11,10 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import { ANVIL_KEYS, startAnvil } from "../src/devnet/anvil.js";
 import { devnetTestClient } from "../src/devnet/contracts.js";
 import { ensureMulticall3 } from "../src/devnet/multicall3.js";
-import { deployPermit2Stack, exactPermit2WitnessTypes, PERMIT2_ADDRESS, X402_EXACT_PERMIT2_PROXY } from "../src/devnet/permit2.js";
+import { deployPermit2Stack, PERMIT2_ADDRESS } from "../src/devnet/permit2.js";
 import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "../src/devnet/usdc.js";
 import { signAuthorization, v2Body } from "../test/support/payments.js";
+import { permit2Payment } from "../test/support/permit2-payments.js";
 import { recreateDatabase } from "../src/devnet/database.js";
 import { firstLine, freePort, startProcess, waitForHttp, type Proc } from "./lab.js";
 import { run, type RunFigures } from "./load.js";
@@ -71,45 +71,21 @@ async function main() {
       );
 
     let permit2Count = 0;
+    const usdcToken = { address: usdc.address, name: "USDC", version: "2" };
     const signPermit2 = (n: number) =>
       Promise.all(
         Array.from({ length: n }, async () => {
           const payer = buyers[permit2Count++ % buyers.length]!;
-          const requirements = {
-            scheme: "exact",
-            network: "eip155:84532",
-            amount: PRICE.toString(),
-            asset: usdc.address,
-            payTo,
-            maxTimeoutSeconds: 300,
-            extra: { name: "USDC", version: "2", assetTransferMethod: "permit2" },
-          };
-          const message = {
-            permitted: { token: usdc.address, amount: PRICE },
-            spender: X402_EXACT_PERMIT2_PROXY,
-            nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
-            deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
-            witness: { to: payTo, validAfter: 0n },
-          };
-          const signature = await payer.signTypedData({
-            domain: { name: "Permit2", chainId: 84532, verifyingContract: PERMIT2_ADDRESS },
-            types: exactPermit2WitnessTypes,
-            primaryType: "PermitWitnessTransferFrom",
-            message,
-          });
-          const permit2Authorization = {
+          const { body } = await permit2Payment({
             from: payer.address,
-            permitted: { token: usdc.address, amount: PRICE.toString() },
-            spender: X402_EXACT_PERMIT2_PROXY,
-            nonce: message.nonce.toString(),
-            deadline: message.deadline.toString(),
-            witness: { to: payTo, validAfter: "0" },
-          };
-          return JSON.stringify({
-            x402Version: 2,
-            paymentPayload: { x402Version: 2, accepted: requirements, payload: { signature, permit2Authorization } },
-            paymentRequirements: requirements,
+            sign: (t) => payer.signTypedData(t),
+            token: usdcToken,
+            amount: PRICE,
+            payTo,
+            chainId: 84532,
+            deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
           });
+          return JSON.stringify(body);
         }),
       );
 

@@ -11,17 +11,12 @@ import { parseAbiItem, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
-import {
-  deployPermit2Stack,
-  exactPermit2WitnessTypes,
-  PERMIT2_ADDRESS,
-  X402_EXACT_PERMIT2_PROXY,
-  type Permit2Stack,
-} from "../src/devnet/permit2.js";
+import { deployPermit2Stack, X402_EXACT_PERMIT2_PROXY } from "../src/devnet/permit2.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
 import { approvePermit2, permit2NetworksFile, permit2NonceUsed, tokenBalance } from "./support/permit2-merchant.js";
 import { startPrivateRedis, type PrivateRedis } from "./support/private-redis.js";
+import { permit2Payment } from "./support/permit2-payments.js";
 import { peekJobs } from "./support/queue-peek.js";
 import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
 import { killAllProcesses, spawnWorker, tail, type FacilitatorProcess } from "./support/processes.js";
@@ -45,7 +40,7 @@ afterAll(async () => {
 interface Payment {
   payer: Address;
   nonce: bigint;
-  body: ReturnType<typeof permit2Body>;
+  body: Awaited<ReturnType<typeof permit2Payment>>["body"];
 }
 
 type Row = {
@@ -56,47 +51,6 @@ type Row = {
   settled_tx: string | null;
   settled_by: string | null;
 };
-
-function permit2Body(o: {
-  signature: Hex;
-  payer: Address;
-  token: Permit2Stack["token"];
-  payTo: Address;
-  nonce: bigint;
-  deadline: bigint;
-  resourceUrl?: string;
-  extra?: Record<string, string>;
-}) {
-  const requirements = {
-    scheme: "exact",
-    network: NETWORK,
-    amount: PRICE.toString(),
-    asset: o.token.address,
-    payTo: o.payTo,
-    maxTimeoutSeconds: 300,
-    extra: { name: o.token.name, version: o.token.version, assetTransferMethod: "permit2", ...o.extra },
-  };
-  return {
-    x402Version: 2,
-    paymentPayload: {
-      x402Version: 2,
-      resource: { url: o.resourceUrl ?? "http://localhost/paid", description: "test", mimeType: "application/json" },
-      accepted: requirements,
-      payload: {
-        signature: o.signature,
-        permit2Authorization: {
-          from: o.payer,
-          permitted: { token: o.token.address, amount: PRICE.toString() },
-          spender: X402_EXACT_PERMIT2_PROXY,
-          nonce: o.nonce.toString(),
-          deadline: o.deadline.toString(),
-          witness: { to: o.payTo, validAfter: "0" },
-        },
-      },
-    },
-    paymentRequirements: requirements,
-  };
-}
 
 async function openLab(opts: { worker: boolean; env?: Record<string, string> }) {
   const chain: TestChain = await startTestChain();
@@ -128,27 +82,30 @@ async function openLab(opts: { worker: boolean; env?: Record<string, string> }) 
       const account = privateKeyToAccount(key);
       await stack.mint(account.address, FUNDED);
       await approvePermit2(chain, token, key);
-      const nonce = BigInt(`0x${randomBytes(32).toString("hex")}`);
-      const deadline = BigInt(Math.floor(Date.now() / 1000) + 300);
-      const signature = await account.signTypedData({
-        domain: { name: "Permit2", chainId: chain.chainId, verifyingContract: PERMIT2_ADDRESS },
-        types: exactPermit2WitnessTypes,
-        primaryType: "PermitWitnessTransferFrom",
-        message: {
-          permitted: { token, amount: PRICE },
-          spender: X402_EXACT_PERMIT2_PROXY,
-          nonce,
-          deadline,
-          witness: { to: payTo, validAfter: 0n },
-        },
-      });
-      const fields = { signature, payer: account.address, token: stack.token, payTo, nonce, deadline };
+      const fields = {
+        from: account.address,
+        sign: (t: Parameters<typeof account.signTypedData>[0]) => account.signTypedData(t),
+        token: stack.token,
+        amount: PRICE,
+        payTo,
+        chainId: chain.chainId,
+        nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
+        deadline: BigInt(Math.floor(Date.now() / 1000) + 300),
+        resourceUrl: "http://localhost/paid",
+      };
+      const { body, nonce } = await permit2Payment(fields);
       return {
         payer: account.address,
         nonce,
-        body: permit2Body(fields),
-        // The same signed authorization inside a different request body.
-        variant: (o) => permit2Body({ ...fields, ...o }),
+        body,
+        // The same signed authorization inside a different request body (fields nobody signed).
+        variant: (o) => {
+          const copy = structuredClone(body);
+          if (o.resourceUrl) copy.paymentPayload.resource!.url = o.resourceUrl;
+          Object.assign(copy.paymentRequirements.extra, o.extra);
+          copy.paymentPayload.accepted = copy.paymentRequirements;
+          return copy;
+        },
       };
     },
     async rowOf(p: Payment): Promise<Row | undefined> {

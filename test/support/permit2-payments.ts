@@ -17,6 +17,9 @@ export interface Permit2PaymentOptions {
   network?: string;
   nonce?: bigint;
   deadline?: bigint;
+  /** Envelope fields that are not signed: the same authorization may travel in different bodies. */
+  resourceUrl?: string;
+  extra?: Record<string, string>;
 }
 
 export async function permit2Payment(o: Permit2PaymentOptions) {
@@ -42,7 +45,7 @@ export async function permit2Payment(o: Permit2PaymentOptions) {
     asset: o.token.address,
     payTo: o.payTo,
     maxTimeoutSeconds: 300,
-    extra: { name: o.token.name, version: o.token.version, assetTransferMethod: "permit2" },
+    extra: { name: o.token.name, version: o.token.version, assetTransferMethod: "permit2", ...o.extra },
   };
   const permit2Authorization = {
     from: o.from,
@@ -54,7 +57,12 @@ export async function permit2Payment(o: Permit2PaymentOptions) {
   };
   const body = {
     x402Version: 2,
-    paymentPayload: { x402Version: 2, accepted: requirements, payload: { signature, permit2Authorization } },
+    paymentPayload: {
+      x402Version: 2,
+      ...(o.resourceUrl ? { resource: { url: o.resourceUrl, description: "test", mimeType: "application/json" } } : {}),
+      accepted: requirements,
+      payload: { signature, permit2Authorization },
+    },
     paymentRequirements: requirements,
   };
   return { body, nonce, digest: hashTypedData(typedData) };
