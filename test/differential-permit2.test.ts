@@ -7,7 +7,7 @@
 import { ExactEvmScheme as ExactClient } from "@x402/evm/exact/client";
 import { ExactEvmScheme } from "@x402/evm/exact/facilitator";
 import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
-import { encodeFunctionData, type Address, type Hex } from "viem";
+import { encodeFunctionData, serializeErc6492Signature, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceSigner } from "../bench/peer-facilitator.js";
@@ -430,6 +430,25 @@ const CASES: Case[] = [
         "We refuse tokens we were not configured for (NETWORKS_FILE allowlist, and transferMethods must admit " +
         "permit2) before any chain read. The official scheme has no allowlist and refuses the address only because " +
         "it has no code. Same verdict, and the same difference as the EIP-3009 differential's assetNotAllowed.",
+    },
+  ),
+  c(
+    "ERC-6492 wrapper naming a factory off the allowlist, around the payer's valid signature",
+    "invalid_permit2_signature",
+    async () => {
+      const b = await body();
+      const p = b.paymentPayload.payload as { signature: Hex };
+      p.signature = serializeErc6492Signature({ address: newAccount().account.address, data: "0xdeadbeef", signature: p.signature });
+      return b;
+    },
+    {
+      official: { status: 200, isValid: false, invalidReason: "invalid_permit2_signature" },
+      ours: { status: 200, isValid: false, invalidReason: "eip6492_factory_not_allowed" },
+      why:
+        "The official Permit2 path has no ERC-6492 support: a payer without code is checked by ecrecover over the " +
+        "whole wrapped signature, which fails. We take counterfactual payers as for EIP-3009 (deploy through an " +
+        "allowlisted factory, then settle, in one transaction), so we name the factory that is not allowed, as the " +
+        "official EIP-3009 path does.",
     },
   ),
   c(

@@ -2,7 +2,7 @@
 // wallets), aggregate3 for several transfers in one call, each allowed to fail alone. aggregate3
 // is laid out by hand because verify builds one per batch of simulations; the unit test holds
 // both directions to viem's ABI coder.
-import { parseAbi, toFunctionSelector, type Address, type Hex } from "viem";
+import { encodeFunctionData, parseAbi, toFunctionSelector, type Address, type Hex } from "viem";
 import { hexWord, uintWord } from "./abi-words.js";
 
 export const MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11" as const;
@@ -59,4 +59,21 @@ export function aggregate3Successes(data: Hex, expected: number): boolean[] | un
     out.push(at(element) === 1);
   }
   return out;
+}
+
+/**
+ * A contract call preceded, in the same transaction, by an ERC-6492 wallet's deployment: its
+ * factory's call then the call itself, through tryAggregate(requireSuccess) so either failing
+ * reverts both. Without a deployment the call goes alone.
+ */
+export function afterDeployment(
+  call: { to: Address; data: Hex },
+  deployment?: { factory: Address; calldata: Hex },
+): { to: Address; data: Hex } {
+  if (!deployment) return call;
+  const calls = [
+    { target: deployment.factory, callData: deployment.calldata },
+    { target: call.to, callData: call.data },
+  ];
+  return { to: MULTICALL3, data: encodeFunctionData({ abi: tryAggregateAbi, functionName: "tryAggregate", args: [true, calls] }) };
 }

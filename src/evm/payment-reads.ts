@@ -5,7 +5,10 @@ import {
   BaseError,
   ContractFunctionRevertedError,
   decodeFunctionResult,
+  encodeDeployData,
   encodeFunctionData,
+  erc6492SignatureValidatorAbi,
+  erc6492SignatureValidatorByteCode,
   ExecutionRevertedError,
   toFunctionSelector,
   type Address,
@@ -184,4 +187,19 @@ export async function isValidErc1271(client: PublicClient, wallet: Address, dige
   const out = await attempt("isValidSignature", () => client.call({ to: wallet, data }).then((r) => r.data ?? "0x"));
   // SignatureChecker compares the whole first return word with the selector, zero-padded.
   return out.ok && out.value.slice(0, 66).toLowerCase() === ERC1271_MAGIC.padEnd(66, "0");
+}
+
+/**
+ * ERC-6492: whether a wallet that does not exist yet will accept the signature once its factory
+ * has run. The standard's validator answers from its constructor in one eth_call (deployless),
+ * so nothing is deployed and no validator address is trusted.
+ */
+export async function isValidCounterfactual(client: PublicClient, wallet: Address, digest: Hex, wrapped: Hex): Promise<boolean> {
+  const data = encodeDeployData({
+    abi: erc6492SignatureValidatorAbi,
+    bytecode: erc6492SignatureValidatorByteCode,
+    args: [wallet, digest, wrapped],
+  });
+  const out = await attempt("ERC-6492 validator", () => client.call({ data }).then((r) => r.data ?? "0x"));
+  return out.ok && /^0x0*1$/.test(out.value);
 }

@@ -63,14 +63,10 @@ export function createSettleContext(deps: SettlerDeps): SettleContext {
   }
 
   /** A spent authorization is explained from the logs (paid, or canceled); otherwise `otherwise` decides. */
-
-  /** A spent authorization is explained from the logs (paid, or canceled); otherwise `otherwise` decides. */
   async function spentOr(row: SettlementRow, client: PublicClient, fromBlock: bigint, otherwise: () => Promise<SettlementRow | undefined>) {
     const spent = await sideOf(row).isSpent(client, row);
     return spent ? sideOf(row).explainSpent({ repo, logger }, client, row, fromBlock) : otherwise();
   }
-
-  /** Why the chain refuses the transfer right now, as a terminal outcome for the row. */
 
   return { ...deps, receiptTimeoutMs: deps.receiptTimeoutMs ?? 60_000, sideOf, fault, effectiveSignature, spentOr };
 }

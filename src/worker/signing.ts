@@ -30,8 +30,6 @@ export function createSigning(ctx: SettleContext) {
   }
 
   /** Other claimed settlements that would go through right now, to share this transaction. */
-
-  /** Other claimed settlements that would go through right now, to share this transaction. */
   async function batchCompanions(row: SettlementRow, client: PublicClient, headTime: bigint): Promise<SettlementRow[]> {
     const batchMax = deps.batchMax ?? 1;
     if (batchMax <= 1) return [];

@@ -43,9 +43,10 @@ export interface Permit2MerchantOptions {
  * transferMethods (so both "eip3009" and "permit2"), and the permit-only token limited to
  * "permit2" since it has no EIP-3009.
  */
-export function permit2NetworksFile(chain: TestChain, stack: Permit2Stack): string {
+export function permit2NetworksFile(chain: TestChain, stack: Permit2Stack, settings: Record<string, unknown> = {}): string {
   const { address, name, version, decimals, symbol } = stack.token;
   return baseSepoliaFile(chain, {
+    ...settings,
     assets: [
       { address: chain.usdc.address, name: chain.usdc.name, version: chain.usdc.version, decimals: 6, symbol: "USDC" },
       { address, name, version, decimals, symbol, transferMethods: ["permit2"] },

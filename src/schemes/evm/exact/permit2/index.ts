@@ -4,11 +4,10 @@
 import type { NetworkLookup } from "../../../../config/config.js";
 import type { FacilitatorRequest } from "../../../../x402/wire.js";
 import type { LedgerEntry, PaymentMethod } from "../../../scheme.js";
-import { EXACT_PROXY } from "./contracts.js";
 import { permit2Key } from "./key.js";
 import { explainSpent, isSpent, paidIn, refusal, wouldSucceed } from "./outcome.js";
 import { permit2PayloadSchema, type Permit2Payload } from "./payload.js";
-import { nonceHex, permit2612Of, permitOf, permitOfRow, settleCalldata } from "./permit.js";
+import { nonceHex, permit2612Of, permitOf, permitOfRow, settleCall } from "./permit.js";
 import { Permit2Reason } from "./reasons.js";
 import { EIP2612_EXTENSION, eip2612Info, splitPermit, storePermit } from "./sponsoring.js";
 import { createPermit2Verifier, networkOf } from "./verify.js";
@@ -58,7 +57,7 @@ export const permit2Exact: PaymentMethod = {
   createVerifier: createPermit2Verifier,
   ledgerEntry,
   settlement: {
-    call: (row, signature) => ({ to: EXACT_PROXY, data: settleCalldata(permitOfRow(row), signature.inner, permit2612Of(row)) }),
+    call: (row, signature) => settleCall(permitOfRow(row), signature, permit2612Of(row)),
     isSpent,
     paidIn,
     explainSpent,

@@ -2,7 +2,9 @@
 // the calldata and reads built on them.
 import { encodeFunctionData, getAddress, hashTypedData, type Address, type Hex, type PublicClient } from "viem";
 import type { SettlementRow } from "../../../../db/settlements-repo.js";
+import { afterDeployment } from "../../../../evm/multicall.js";
 import { attempt } from "../../../../evm/payment-reads.js";
+import type { ClassifiedSignature } from "../../../../evm/signature.js";
 import type { Outcome } from "../../../../evm/transfer-simulator.js";
 import { EXACT_PROXY, erc20Abi, exactProxyAbi, PERMIT2, permit2Abi, witnessTypes } from "./contracts.js";
 import type { Permit2Authorization } from "./payload.js";
@@ -77,18 +79,24 @@ export function settleCalldata(p: Permit, signature: Hex, permit2612?: Eip2612Pe
     : encodeFunctionData({ abi: exactProxyAbi, functionName: "settle", args: common });
 }
 
-/** The proxy's call, run by eth_call: it reverts exactly when the transfer would. */
+/** What the relayer sends: the proxy's settle, after the payer wallet's deployment while it does not exist yet (ERC-6492). */
+export const settleCall = (p: Permit, signature: ClassifiedSignature, permit2612?: Eip2612Permit) =>
+  afterDeployment({ to: EXACT_PROXY, data: settleCalldata(p, signature.inner, permit2612) }, signature.deployment);
+
+/** The settlement's call, run by eth_call: it reverts exactly when the transfer would. */
 export const simulateSettle = (
   client: PublicClient,
   p: Permit,
-  signature: Hex,
+  signature: ClassifiedSignature,
   blockTag?: "latest" | "pending",
   permit2612?: Eip2612Permit,
-): Promise<Outcome<unknown>> =>
-  attempt("simulate settle", () => client.call({ to: EXACT_PROXY, data: settleCalldata(p, signature, permit2612), blockTag }));
+): Promise<Outcome<unknown>> => attempt("simulate settle", () => client.call({ ...settleCall(p, signature, permit2612), blockTag }));
 
-/** Why a settle would revert, in the official order: proxy, balance, allowance to Permit2. */
-export async function diagnose(client: PublicClient, p: Permit): Promise<string> {
+/**
+ * Why a settle would revert, in the official order: proxy, balance, allowance to Permit2. A
+ * wallet not deployed yet may approve Permit2 as it is deployed, so its allowance proves nothing.
+ */
+export async function diagnose(client: PublicClient, p: Permit, counterfactual = false): Promise<string> {
   const [proxy, balance, allowance] = await Promise.all([
     attempt("PERMIT2()", () => client.readContract({ address: EXACT_PROXY, abi: exactProxyAbi, functionName: "PERMIT2" })),
     attempt("balanceOf", () => client.readContract({ address: p.token, abi: erc20Abi, functionName: "balanceOf", args: [p.owner] })),
@@ -98,7 +106,7 @@ export async function diagnose(client: PublicClient, p: Permit): Promise<string>
   ]);
   if (!proxy.ok) return Permit2Reason.proxyMissing;
   if (balance.ok && balance.value < p.amount) return Permit2Reason.balance;
-  if (allowance.ok && allowance.value < p.amount) return Permit2Reason.allowance;
+  if (!counterfactual && allowance.ok && allowance.value < p.amount) return Permit2Reason.allowance;
   return Permit2Reason.simulation;
 }
 

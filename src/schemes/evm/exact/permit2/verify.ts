@@ -5,8 +5,8 @@ import { hexToBytes, isAddressEqual, type Hex, type PublicClient } from "viem";
 import type { EnabledNetwork } from "../../../../config/config.js";
 import { inlineRecovery } from "../../../../evm/recovery-threads.js";
 import { createExpiringSet } from "../../../../verify/expiring-set.js";
-import { attempt, isValidErc1271, readPayerCode } from "../../../../evm/payment-reads.js";
-import type { EcdsaParts } from "../../../../evm/signature.js";
+import { attempt, isValidCounterfactual, isValidErc1271, readPayerCode } from "../../../../evm/payment-reads.js";
+import { classifySignature, type EcdsaParts } from "../../../../evm/signature.js";
 import { Reason } from "../../../../x402/reasons.js";
 import type { FacilitatorRequest } from "../../../../x402/wire.js";
 import { VALID_BEFORE_MARGIN_S, type Verifier, type VerifierDeps, type VerifyOutcome } from "../../../scheme.js";
@@ -92,7 +92,16 @@ export function createPermit2Verifier(deps: VerifierDeps): Verifier {
     const claimed = opts.checkLedger ? deps.isClaimed(permit2Key(network.chainId, permit)) : undefined;
     claimed?.catch(() => {});
     if (!(await assetHasCode(client, network.chainId, permit.token))) return invalid(Reason.assetNotDeployed);
-    if (!(await signedByPayer(client, network.chainId, digest, permit.owner, payload.signature))) return invalid(Permit2Reason.signature);
+    // An ERC-6492 wrapper matters only while the wallet does not exist: the relayer then deploys it
+    // through the payer's chosen factory, so only allowlisted factories pass.
+    const signature = classifySignature(payload.signature);
+    const counterfactual = !!signature.deployment && !(await readPayerCode(client, permit.owner));
+    if (counterfactual) {
+      if (!network.eip6492Factories.some((f) => isAddressEqual(f, signature.deployment!.factory))) return invalid(Reason.factoryNotAllowed);
+      if (!(await isValidCounterfactual(client, permit.owner, digest, payload.signature))) return invalid(Permit2Reason.signature);
+    } else if (!(await signedByPayer(client, network.chainId, digest, permit.owner, signature.inner))) {
+      return invalid(Permit2Reason.signature);
+    }
     if (claimed && (await claimed)) return invalid(Permit2Reason.nonce);
 
     // A payer who has not approved Permit2 may bring an EIP-2612 permit: the settle submits it.
@@ -100,8 +109,9 @@ export function createPermit2Verifier(deps: VerifierDeps): Verifier {
     const problem = sponsoring && eip2612Problem(sponsoring, permit.owner, permit.token, now + VALID_BEFORE_MARGIN_S);
     if (problem) return invalid(problem);
     const permit2612 = sponsoring ? splitPermit(sponsoring) : undefined;
-    const simulation = await simulateSettle(client, permit, payload.signature, opts.blockTag, permit2612);
-    if (!simulation.ok) return invalid(await diagnose(client, permit));
+    const sent = counterfactual ? signature : { inner: signature.inner };
+    const simulation = await simulateSettle(client, permit, sent, opts.blockTag, permit2612);
+    if (!simulation.ok) return invalid(await diagnose(client, permit, counterfactual));
     return { isValid: true, payer };
   };
 }
