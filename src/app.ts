@@ -22,7 +22,7 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 export interface AppDeps {
   logger: Logger;
   /** What /supported lists: every enabled method's kinds on every enabled network. */
-  kinds: SupportedKind[];
+  kinds(): Promise<SupportedKind[]>;
   extensions: string[];
   /** Each payment method reads its own payload. */
   payloadSchemaFor: PayloadSchemaFor;

@@ -45,7 +45,7 @@ it("rows from before 0002 get their method and key; old-style claims still meet 
   expect(await migrate(sql, `${first}/`)).toEqual(["0001_ledger.sql"]);
   expect(await legacyClaim(nonce)).toHaveLength(1);
 
-  expect(await migrate(sql)).toEqual(["0002_payment_methods.sql"]);
+  expect(await migrate(sql)).toEqual(["0002_payment_methods.sql", "0003_charge_within_authorized.sql"]);
   const [row] = await sql<{ scheme: string; method: string; payment_key: string; charged_amount: string | null }[]>`
     SELECT scheme, method, payment_key, charged_amount FROM settlements`;
   expect(row).toEqual({ scheme: "exact", method: "eip3009", payment_key: `eip3009:${asset}:${payer}:${nonce}`, charged_amount: null });
@@ -58,6 +58,10 @@ it("rows from before 0002 get their method and key; old-style claims still meet 
     VALUES (84532, ${asset}, ${payer}, ${nonce}, ${payer}, 1000, 0, 9999999999, '0x00', 'h', 2, 'eip155:84532', 'exact', 'eip3009', ${`eip3009:${asset}:${payer}:${nonce}`})
     ON CONFLICT DO NOTHING RETURNING id`;
   expect(again).toHaveLength(0);
+
+  // A charge above the authorized value is refused by the database itself (0003).
+  await expect(sql`UPDATE settlements SET charged_amount = value + 1`).rejects.toThrow(/settlements_charge_within_authorized/);
+  expect(await sql`UPDATE settlements SET charged_amount = value RETURNING id`).toHaveLength(1);
   // Another nonce is another payment.
   expect(await legacyClaim(`0x${"02".repeat(32)}`)).toHaveLength(1);
   // Applying again changes nothing.

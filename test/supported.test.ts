@@ -1,6 +1,7 @@
 // GET /supported, and proof that the official v2 resource-server stack (@x402/core + @x402/evm +
 // @x402/express) accepts our answer at start-up: it finds the kind it needs for Base Sepolia,
 // refuses a network we do not serve, and serves a 402 naming our network.
+import { getAddress } from "viem";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import express from "express";
@@ -32,14 +33,21 @@ afterAll(async () => {
 });
 
 describe("GET /supported", () => {
-  it("lists exact on Base Sepolia for v2 and v1, an extensions array and the relayers as eip155:* signers", async () => {
+  it("lists exact on Base Sepolia for v2 and v1, upto naming a relayer, an extensions array and the relayers as eip155:* signers", async () => {
     const res = await fetch(`${api.url}/supported`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as { kinds: unknown[]; extensions: unknown; signers: Record<string, string[]> };
     expect(body.kinds).toContainEqual({ x402Version: 2, scheme: "exact", network: "eip155:84532" });
     expect(body.kinds).toContainEqual({ x402Version: 1, scheme: "exact", network: "base-sepolia" });
+    // upto names the facilitator its payers sign for: one of our relayers.
+    expect(body.kinds).toContainEqual({
+      x402Version: 2,
+      scheme: "upto",
+      network: "eip155:84532",
+      extra: { facilitatorAddress: getAddress(RELAYERS[0]!) },
+    });
     // Only the network that has an RPC URL is offered.
-    expect(body.kinds).toHaveLength(2);
+    expect(body.kinds).toHaveLength(3);
     expect(Array.isArray(body.extensions)).toBe(true);
     expect(body.signers["eip155:*"]).toEqual(RELAYERS);
   });

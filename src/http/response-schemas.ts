@@ -11,7 +11,15 @@ export const verifyResponseSchema = {
 export const settleResponseSchema = {
   type: "object",
   required: ["success", "payer", "transaction", "network"],
-  properties: { success: { type: "boolean" }, errorReason: str, errorMessage: str, payer: str, transaction: str, network: str },
+  properties: {
+    success: { type: "boolean" },
+    errorReason: str,
+    errorMessage: str,
+    payer: str,
+    transaction: str,
+    network: str,
+    amount: str,
+  },
 } as const;
 
 /** Bad input: the JSON error body, passed through as built (it names the field). */

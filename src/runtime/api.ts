@@ -16,6 +16,10 @@ import { createVerifier } from "../verify/verifier.js";
 import { createRecoveryThreads } from "../evm/recovery-threads.js";
 import type { ReadinessCheck } from "../http/routes/health.js";
 import { assertChainIds, createChains, relayerGas } from "./chains.js";
+import { recent } from "./recent.js";
+
+/** How stale the api's list of relayer keys may be (a new worker's keys show up this late). */
+const RELAYER_LIST_TTL_MS = 5_000;
 
 export interface Api {
   app: FastifyInstance;
@@ -40,7 +44,18 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     onThreadLost: (err) => logger.error({ err }, "signature recovery thread lost"),
   });
   const methods = paymentMethods();
-  const verifier = createVerifier({ networks: chains, clientFor: chains.clientFor, isClaimed: ledger.isClaimed, recovery, methods });
+  // Workers record their keys in the ledger as they start; an operator may also name them.
+  const relayerAddresses = config.relayerAddresses.length
+    ? async () => config.relayerAddresses
+    : recent(ledger.relayerAddresses, RELAYER_LIST_TTL_MS);
+  const verifier = createVerifier({
+    networks: chains,
+    clientFor: chains.clientFor,
+    isClaimed: ledger.isClaimed,
+    recovery,
+    methods,
+    relayerAddresses,
+  });
   const repo = createSettlementsRepo(database.db);
   const queue = createSettlementQueue(redis, config.queuePrefix);
   const waiter = createSettlementWaiter(database.sql);
@@ -57,7 +72,6 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     logger,
   });
 
-  const relayerAddresses = config.relayerAddresses.length ? async () => config.relayerAddresses : ledger.relayerAddresses;
   const readiness: Record<string, ReadinessCheck> = {
     postgres: ledger.ping,
     redis: async () => {
@@ -75,7 +89,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
 
   const app = await buildApp({
     logger,
-    kinds: methods.kinds(config.networks),
+    kinds: async () => methods.kinds(config.networks, await relayerAddresses()),
     extensions: methods.extensions(),
     payloadSchemaFor: methods.payloadSchemaFor,
     verifier,

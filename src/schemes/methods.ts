@@ -2,6 +2,7 @@
 // line here; the first answers payloads that no method reads, with its own reasons.
 import { eip3009Exact } from "./evm/exact/eip3009/index.js";
 import { permit2Exact } from "./evm/exact/permit2/index.js";
+import { permit2Upto } from "./evm/upto/permit2/index.js";
 import { createRegistry, type MethodRegistry } from "./scheme.js";
 
-export const paymentMethods = (): MethodRegistry => createRegistry([eip3009Exact, permit2Exact]);
+export const paymentMethods = (): MethodRegistry => createRegistry([eip3009Exact, permit2Exact, permit2Upto]);

@@ -33,6 +33,8 @@ export interface VerifyOutcome {
 export interface VerifyOptions {
   /** /verify refuses payments already in the ledger; /settle claims them itself. */
   checkLedger: boolean;
+  /** Set by /settle: a scheme that charges at settlement (upto) reads the requirements' amount as the charge. */
+  settling?: boolean;
   blockTag?: "latest" | "pending";
 }
 
@@ -45,6 +47,8 @@ export interface VerifierDeps {
   isClaimed(key: PaymentKey): Promise<boolean>;
   /** ECDSA signer recovery; inline unless helper threads are given. */
   recovery?: SignerRecovery;
+  /** Our relayer addresses (upto: the facilitator a payment names must be one of them). */
+  relayerAddresses?: () => Promise<readonly string[]>;
   nowMs?: () => number;
 }
 
@@ -60,6 +64,7 @@ export type LedgerEntry = Pick<
   | "nonce"
   | "payTo"
   | "value"
+  | "chargedAmount"
   | "validAfter"
   | "validBefore"
   | "signature"
@@ -87,6 +92,8 @@ export interface Call {
 export interface SettlementSide {
   /** The call the relayer sends (`signature` with any ERC-6492 wrapper kept only while needed). */
   call(row: SettlementRow, signature: ClassifiedSignature): Call;
+  /** The relayer the call must come from, when the contract checks its caller (upto); else any. */
+  sender?(row: SettlementRow): Hex | undefined;
   /** Whether the chain shows this payment's authorization as used; undefined when it cannot tell. */
   isSpent(client: PublicClient, row: SettlementRow): Promise<boolean | undefined>;
   /** Whether a successful receipt's logs carry this payment (the transfer and the method's own evidence). */
@@ -110,8 +117,8 @@ export interface PaymentMethod {
   /** The key that marks this method's payload ("authorization", "permit2Authorization"), and the schema it reads it with. */
   payloadKey: string;
   payloadSchema: z.ZodType;
-  /** The kinds this method adds to /supported for a network, and the extensions it takes part in. */
-  kinds(network: EnabledNetwork): SupportedKind[];
+  /** The kinds this method adds to /supported for a network (given our relayer addresses), and the extensions it takes part in. */
+  kinds(network: EnabledNetwork, relayers: readonly string[]): SupportedKind[];
   extensions?: string[];
   facts(req: FacilitatorRequest, networks: NetworkLookup): RequestFacts;
   createVerifier(deps: VerifierDeps): Verifier;
@@ -120,14 +127,14 @@ export interface PaymentMethod {
   settlement: SettlementSide;
 }
 
-/** The enabled methods, each chosen by the key that marks its payload. */
+/** The enabled methods, each chosen by the key that marks its payload and the scheme asked for. */
 export interface MethodRegistry {
   forRequest(req: FacilitatorRequest): PaymentMethod;
   /** The schema the wire parser reads a payload with: its method's; without one, a refusal naming the payload. */
   payloadSchemaFor: PayloadSchemaFor;
-  forRow(row: Pick<SettlementRow, "method">): PaymentMethod;
+  forRow(row: Pick<SettlementRow, "scheme" | "method">): PaymentMethod;
   /** /supported kinds over every method and network, each kind once. */
-  kinds(networks: readonly EnabledNetwork[]): SupportedKind[];
+  kinds(networks: readonly EnabledNetwork[], relayers: readonly string[]): SupportedKind[];
   /** /supported extensions over every method, each once. */
   extensions(): string[];
 }
@@ -135,24 +142,26 @@ export interface MethodRegistry {
 export function createRegistry(methods: readonly PaymentMethod[]): MethodRegistry {
   const fallback = methods[0];
   if (!fallback) throw new Error("no payment method enabled");
-  const byName = new Map(methods.map((m) => [m.method, m]));
-  const methodOf = (payload: Record<string, unknown>) => methods.find((m) => m.payloadKey in payload);
+  const byName = new Map(methods.map((m) => [`${m.scheme}/${m.method}`, m]));
+  // The scheme's own reader first; else any that reads the payload, which then names the scheme it refuses.
+  const methodOf = (payload: Record<string, unknown>, scheme: string) =>
+    methods.find((m) => m.payloadKey in payload && m.scheme === scheme) ?? methods.find((m) => m.payloadKey in payload);
   // A payload no enabled method reads is malformed input: a 400 that names what it may carry.
   const keys = methods.map((m) => m.payloadKey).join(" or ");
   const unread = z.unknown().refine(() => false, `must carry ${keys}`);
   return {
     // Only reached without a method for code that skipped the wire parser; the first one refuses it.
-    forRequest: (req) => methodOf(req.paymentPayload.payload) ?? fallback,
-    payloadSchemaFor: (payload) => methodOf(payload)?.payloadSchema ?? unread,
+    forRequest: (req) => methodOf(req.paymentPayload.payload, req.paymentRequirements.scheme) ?? fallback,
+    payloadSchemaFor: (payload, scheme) => methodOf(payload, scheme)?.payloadSchema ?? unread,
     forRow(row) {
-      const m = byName.get(row.method);
-      if (!m) throw new Error(`settlement of method ${row.method}, which this process does not serve`);
+      const m = byName.get(`${row.scheme}/${row.method}`);
+      if (!m) throw new Error(`settlement of ${row.scheme} through ${row.method}, which this process does not serve`);
       return m;
     },
     extensions: () => [...new Set(methods.flatMap((m) => m.extensions ?? []))],
-    kinds(networks) {
+    kinds(networks, relayers) {
       const seen = new Set<string>();
-      const all = methods.flatMap((m) => networks.flatMap((n) => m.kinds(n)));
+      const all = methods.flatMap((m) => networks.flatMap((n) => m.kinds(n, relayers)));
       // v2 kinds before v1, as the official facilitator lists them.
       return [...all.filter((k) => k.x402Version === 2), ...all.filter((k) => k.x402Version === 1)].filter((k) => {
         const id = `${k.x402Version}:${k.scheme}:${k.network}`;

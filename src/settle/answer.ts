@@ -11,6 +11,8 @@ export interface SettleResponse {
   payer: string;
   transaction: string;
   network: string;
+  /** What was charged, for a scheme that names it at settlement (upto). */
+  amount?: string;
 }
 
 /** States in which /settle has its final answer (success or failure). */
@@ -18,7 +20,7 @@ export const isDecided = (row: Pick<SettlementRow, "state">) => row.state === "m
 
 export function answerFromRow(row: SettlementRow, payer: string, network: string): SettleResponse {
   if (row.state === "mined" || row.state === "confirmed") {
-    return { success: true, payer, transaction: row.settledTx ?? "", network };
+    return { success: true, payer, transaction: row.settledTx ?? "", network, ...chargeOf(row) };
   }
   if (TERMINAL_STATES.has(row.state)) {
     return {
@@ -32,6 +34,8 @@ export function answerFromRow(row: SettlementRow, payer: string, network: string
   }
   return { success: false, errorReason: Reason.settlementPending, payer, transaction: row.latestTx ?? "", network };
 }
+
+const chargeOf = (row: SettlementRow) => (row.chargedAmount === null ? {} : { amount: row.chargedAmount });
 
 export function failure(errorReason: string, payer: string, network: string, errorMessage?: string): SettleResponse {
   return { success: false, errorReason, ...(errorMessage ? { errorMessage } : {}), payer, transaction: "", network };

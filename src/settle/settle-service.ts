@@ -126,18 +126,22 @@ export function createSettleService(deps: SettleServiceDeps) {
     const known = key && (await repo.findByKey(key));
     if (known) return answerClaimed(known, hash, payer, network, ctx.apiKeyId);
 
-    const verdict = await deps.verifier(req, { checkLedger: false });
+    const verdict = await deps.verifier(req, { checkLedger: false, settling: true });
     if (!verdict.isValid) return failure(verdict.invalidReason!, payer, network, verdict.invalidMessage);
     if (deps.queueReady && !deps.queueReady())
       throw new QueueUnavailableError("the settlement queue (Redis) is unreachable; retry shortly");
 
     const entry = method.ledgerEntry(req, deps.networks);
+    // A charge of 0 (upto) moves nothing: the row is settled as it is claimed, with no transaction,
+    // and still holds the authorization so it cannot be charged again.
+    const nothingToCharge = entry.chargedAmount === "0";
     const row = await repo.claim({
       ...entry,
       payloadSha256: hash,
       x402Version: req.version,
       requestNetwork: network,
       apiKeyId: ctx.apiKeyId,
+      ...(nothingToCharge ? { state: "confirmed" as const, settledBy: "self" as const } : {}),
     });
     if (!row) {
       const winner = await repo.findByKey({ chainId: entry.chainId, key: entry.paymentKey });
@@ -145,6 +149,7 @@ export function createSettleService(deps: SettleServiceDeps) {
       return answerClaimed(winner, hash, payer, network, ctx.apiKeyId);
     }
     logger.info({ settlementId: row.id, payer: row.payer, network }, "settlement claimed");
+    if (nothingToCharge) return answerClaimed(row, hash, payer, network, ctx.apiKeyId);
     try {
       // Marked first, so the worker never races this transition; a row left queued without a
       // job (Redis down) is re-enqueued by the reconciler.

@@ -164,6 +164,22 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
       return best?.account;
     },
 
+    /**
+     * The one lane a settlement must be sent from (upto names its facilitator): its key when this
+     * worker leases it with gas, else why not. Never another lane: the contract would refuse it.
+     */
+    named(
+      chainId: number,
+      address: string,
+    ): { account: PrivateKeyAccount } | { unavailable: "not_configured" | "unfunded" | "leased_elsewhere" } {
+      const l = byChain.get(chainId)?.get(address.toLowerCase());
+      if (!l) return { unavailable: "not_configured" };
+      if (!l.funded) return { unavailable: "unfunded" };
+      if (!l.leased) return { unavailable: "leased_elsewhere" };
+      l.inFlight++;
+      return { account: l.account };
+    },
+
     /** The key for a lane this worker leases (to sign a replacement), else undefined. */
     leasedAccount(chainId: number, address: string): PrivateKeyAccount | undefined {
       const l = byChain.get(chainId)?.get(address.toLowerCase());

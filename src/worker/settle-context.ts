@@ -17,7 +17,7 @@ export interface SettlerDeps {
   methods: MethodRegistry;
   networks: readonly EnabledNetwork[];
   clientFor(chainId: number): PublicClient;
-  pool: Pick<RelayerPool, "pick" | "leasedAccount">;
+  pool: Pick<RelayerPool, "pick" | "named" | "leasedAccount">;
   owner: string;
   clockFor(chainId: number): BlockClock;
   logger: Logger;

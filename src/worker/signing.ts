@@ -8,6 +8,7 @@ import type { SettlementRow } from "../db/settlements-repo.js";
 import { isRevert } from "../evm/payment-reads.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
 import { VALID_BEFORE_MARGIN_S } from "../schemes/scheme.js";
+import { Reason } from "../x402/reasons.js";
 import { batchCall, callFor } from "./batch-call.js";
 import { createFeeCache, initialFees } from "./fees.js";
 import type { SettleContext } from "./settle-context.js";
@@ -55,7 +56,21 @@ export function createSigning(ctx: SettleContext) {
       );
     }
 
-    const relayer = deps.pool.pick(net.chainId);
+    const sender = sideOf(row).sender?.(row);
+    const lane = sender ? deps.pool.named(net.chainId, sender) : undefined;
+    if (lane && "unavailable" in lane) {
+      // Another worker holds the lane: the job comes back until the one holding it takes it.
+      if (lane.unavailable === "leased_elsewhere") throw new NoRelayerError(`relayer ${sender} is leased by another worker`);
+      const why = lane.unavailable === "unfunded" ? "is below its gas floor" : "is not configured in this worker";
+      return markEnded(
+        { repo, logger },
+        row,
+        "failed",
+        Reason.namedRelayerUnavailable,
+        `the payment names relayer ${sender}, which ${why}; no other key may settle it`,
+      );
+    }
+    const relayer = lane ? lane.account : deps.pool.pick(net.chainId);
     if (!relayer) throw new NoRelayerError(`no leased, funded relayer on chain ${net.chainId} in this worker`);
     const call = sideOf(row).call(row, signature);
     // Estimating the exact call at the pending block is the re-simulation: it reverts exactly

@@ -32,6 +32,8 @@ export const Reason = {
   assetNotAllowed: "asset_not_allowed",
   // ours: request body failed validation (sent with HTTP 400)
   invalidPayload: "invalid_payload",
+  // ours: the relayer a payment must be sent from (upto's facilitator) is drained or gone
+  namedRelayerUnavailable: "named_relayer_unavailable",
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];

@@ -106,8 +106,8 @@ export interface RequestParseError {
   message: string;
 }
 
-/** The schema of a payment payload, chosen by its shape (src/schemes: each method brings its own). */
-export type PayloadSchemaFor = (payload: Record<string, unknown>) => z.ZodType;
+/** The schema of a payment payload, chosen by its shape and the scheme asked for (src/schemes: each method brings its own). */
+export type PayloadSchemaFor = (payload: Record<string, unknown>, scheme: string) => z.ZodType;
 
 /**
  * Parses a body: the envelope here, the payload by the schema of the method that reads it. The
@@ -130,7 +130,7 @@ export function parseFacilitatorRequest(
   const parsed = facilitatorRequestSchema.safeParse({ ...body, version });
   if (!parsed.success) return { ok: false, error: describeIssue(parsed.error.issues[0]!, []) };
   const envelope = parsed.data.paymentPayload;
-  const read = payloadSchemaFor(envelope.payload).safeParse(envelope.payload);
+  const read = payloadSchemaFor(envelope.payload, parsed.data.paymentRequirements.scheme).safeParse(envelope.payload);
   if (!read.success) return { ok: false, error: describeIssue(read.error.issues[0]!, ["paymentPayload", "payload"]) };
   envelope.payload = read.data as Record<string, unknown>;
   return { ok: true, value: parsed.data };

@@ -1,4 +1,4 @@
-// The official reasons of the `exact` Permit2 checks, word for word.
+// The official reasons of the Permit2 checks (exact and upto share them), word for word.
 export const Permit2Reason = {
   spender: "invalid_permit2_spender",
   recipient: "invalid_permit2_recipient_mismatch",
