@@ -102,7 +102,7 @@ it("Permit2: a wallet that approves Permit2 as it is created pays from its first
   expect(row).toMatchObject({ method: "permit2", settled_tx: settled.json.transaction });
   expect((await post("/settle", first.body)).json).toMatchObject({
     success: false,
-    errorReason: "invalid_exact_evm_nonce_already_used",
+    errorReason: "permit2_invalid_nonce",
     transaction: settled.json.transaction,
   });
 

@@ -215,7 +215,7 @@ describe("concurrent /settle for one Permit2 payment", () => {
         const successes = answers.filter((a) => a.json.success === true);
         expect(successes.map((a) => a.json)).toEqual([{ success: true, payer: p.payer, transaction: tx, network: NETWORK }]);
         for (const a of answers.filter((a) => a.json.success !== true)) {
-          expect(["invalid_exact_evm_nonce_already_used", "settlement_pending"], JSON.stringify(a.json)).toContain(a.json.errorReason);
+          expect(["permit2_invalid_nonce", "settlement_pending"], JSON.stringify(a.json)).toContain(a.json.errorReason);
           expect(a.json, JSON.stringify(a.json)).toMatchObject({ success: false, payer: p.payer, network: NETWORK, transaction: tx });
         }
 
@@ -224,7 +224,7 @@ describe("concurrent /settle for one Permit2 payment", () => {
         const retry = await lab.fac.settle(p.body);
         expect(retry.json).toMatchObject({
           success: false,
-          errorReason: "invalid_exact_evm_nonce_already_used",
+          errorReason: "permit2_invalid_nonce",
           payer: p.payer,
           transaction: tx,
         });
@@ -260,7 +260,7 @@ describe("concurrent /settle for one Permit2 payment", () => {
         await lab.expectSettledOnce([p], [row!], was);
         // Retries of each body name the real transaction, and none is a second success.
         const retryWon = await lab.fac.settle(bodies[won]);
-        expect(retryWon.json).toMatchObject({ success: false, errorReason: "invalid_exact_evm_nonce_already_used", transaction: tx });
+        expect(retryWon.json).toMatchObject({ success: false, errorReason: "permit2_invalid_nonce", transaction: tx });
         for (const i of lost) {
           const retry = await lab.fac.settle(bodies[i]);
           expect(retry.json).toMatchObject({ success: false, errorReason: "duplicate_settlement", transaction: tx });
@@ -339,7 +339,7 @@ describe.concurrent("Permit2 worker SIGKILLed mid-settlement, then a fresh worke
         const again = await lab.fac.settle(p.body);
         expect(again.json).toMatchObject({
           success: false,
-          errorReason: "invalid_exact_evm_nonce_already_used",
+          errorReason: "permit2_invalid_nonce",
           transaction: row!.settled_tx,
         });
         expect(await lab.transfersFrom(p.payer)).toEqual([row!.settled_tx]);

@@ -2,6 +2,7 @@ import { getAddress, parseAbi, type Address, type Hex } from "viem";
 import { deployBytecode, devnetTestClient } from "./contracts.js";
 import { ownArtifact, type OwnContract } from "./own-contracts.js";
 import { witnessTypes } from "../schemes/evm/exact/permit2/contracts.js";
+import { uptoWitnessTypes } from "../schemes/evm/upto/permit2/contracts.js";
 import { PERMIT2_ADDRESS, permit2ErrorsAbi } from "./permit2-canonical.js";
 
 /** Where @x402/evm 2.27 expects the proxies (CREATE2, same on every chain). */
@@ -17,14 +18,7 @@ export const UPTO_WITNESS_TYPE_STRING =
 /** EIP-712 types the payer signs (domain: name "Permit2", chainId, verifyingContract PERMIT2_ADDRESS; no version): the facilitator's own. */
 export const exactPermit2WitnessTypes = witnessTypes;
 
-export const uptoPermit2WitnessTypes = {
-  ...exactPermit2WitnessTypes,
-  Witness: [
-    { name: "to", type: "address" },
-    { name: "facilitator", type: "address" },
-    { name: "validAfter", type: "uint256" },
-  ],
-} as const;
+export const uptoPermit2WitnessTypes = uptoWitnessTypes;
 
 const shared = [
   "struct TokenPermissions { address token; uint256 amount; }",

@@ -106,6 +106,8 @@ export interface SettlementSide {
   wouldSucceed(client: PublicClient, row: SettlementRow, signature: ClassifiedSignature): Promise<boolean>;
   /** The reason a row ends `expired` with when its authorization ran out before it was mined. */
   expiredReason: string;
+  /** The reason a replay of a payment already settled (and reported) is refused with. */
+  usedReason: string;
   /** Whether the row's call may ride in a Multicall3 batch with others. */
   batchable(row: SettlementRow, signature: ClassifiedSignature): boolean;
 }

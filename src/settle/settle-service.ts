@@ -8,7 +8,6 @@ import type { SettlementRow, SettlementsRepo } from "../db/settlements-repo.js";
 import type { NetworkLookup } from "../config/config.js";
 import type { MethodRegistry, Verifier } from "../schemes/scheme.js";
 import type { FacilitatorRequest } from "../x402/wire.js";
-import { Reason } from "../x402/reasons.js";
 import { answerFromRow, failure, isDecided, type SettleResponse } from "./answer.js";
 import type { SettlementWaiter } from "./waiter.js";
 
@@ -110,7 +109,12 @@ export function createSettleService(deps: SettleServiceDeps) {
     // (or a concurrent copy) hears what the chain would say about a spent authorization.
     if (answer.success && !(await repo.takeSuccessAnswer(row.id))) {
       return {
-        ...failure(Reason.nonceAlreadyUsed, payer, network, "this payment was already settled and reported to an earlier request"),
+        ...failure(
+          deps.methods.forRow(row).settlement.usedReason,
+          payer,
+          network,
+          "this payment was already settled and reported to an earlier request",
+        ),
         transaction: answer.transaction,
       };
     }

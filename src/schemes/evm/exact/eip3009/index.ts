@@ -56,6 +56,7 @@ export const eip3009Exact: PaymentMethod = {
     refusal,
     wouldSucceed,
     expiredReason: Reason.validBefore,
+    usedReason: Reason.nonceAlreadyUsed,
     // A wallet deployed on the way (ERC-6492) needs its own two-step call.
     batchable: (_row, signature) => !signature.deployment,
   },

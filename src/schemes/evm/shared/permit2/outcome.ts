@@ -83,6 +83,7 @@ export function permit2Settlement(route: Permit2Route): SettlementSide {
     refusal,
     wouldSucceed: async (client, row, signature) => (await simulate(client, row, signature)).ok,
     expiredReason: Permit2Reason.deadline,
+    usedReason: Permit2Reason.nonce,
     // Each row's receipt must carry only its own transfer: paidIn matches one Transfer per call.
     batchable: () => false,
   };
