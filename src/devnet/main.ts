@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseUnits } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { startMeteredServer } from "../../examples/metered-server.js";
 import { startPaidServer } from "../../examples/paid-server.js";
 import { loadConfig } from "../config/config.js";
 import { createLogger } from "../logger.js";
@@ -94,6 +95,8 @@ async function main(): Promise<void> {
       permit2Token: stack.token,
     });
     stops.push(shop.close);
+    const metered = await startMeteredServer({ facilitatorUrl, payTo: merchant, host, port: Number(env.DEVNET_METERED_PORT ?? 4023) });
+    stops.push(metered.close);
 
     console.log(`
 x402 facilitator devnet is running (Ctrl-C stops everything)
@@ -105,6 +108,7 @@ x402 facilitator devnet is running (Ctrl-C stops everything)
   merchant     ${merchant} (anvil account 3), paid API ${shop.url}/weather for $0.01
   permit2      Permit2 ${stack.permit2}, exact proxy ${stack.exactProxy}
                ${stack.token.symbol} at ${stack.token.address} (EIP-2612, no EIP-3009): paid API ${shop.url}/weather-permit2
+  metered      ${metered.url}/generate?tokens=N: upto, 10 USDC units per generated token, at most 1000
   buyer        ${buyer.address} (anvil account 2) holding 1000 USDC and 1000 ${stack.token.symbol}
                key ${ANVIL_KEYS[2]} (anvil's published test key: never use it on a real chain)
 
@@ -112,6 +116,8 @@ Make a paid request with the official client:
   BUYER_PRIVATE_KEY=${ANVIL_KEYS[2]} npx tsx examples/pay.ts ${shop.url}/weather
 Or through Permit2 (the buyer never approved it: the client signs an EIP-2612 permit, the relayer pays its gas):
   BUYER_PRIVATE_KEY=${ANVIL_KEYS[2]} PAY_ASSET=${stack.token.address} RPC_URL=${rpcShown} npx tsx examples/pay.ts ${shop.url}/weather-permit2
+Or by use (upto: authorizes $0.01, is charged for 120 tokens only):
+  BUYER_PRIVATE_KEY=${ANVIL_KEYS[2]} RPC_URL=${rpcShown} npx tsx examples/pay.ts "${metered.url}/generate?tokens=120"
 `);
   } catch (err) {
     await stopAll();
