@@ -1,7 +1,7 @@
 // Differential test for `upto` via Permit2: every payload below is verified by our /verify over
 // HTTP and by the official @x402/evm 2.27 UptoEvmScheme facilitator (used as a library) against
 // the same anvil chain carrying Permit2, the x402 proxies and an EIP-2612 token. The official
-// scheme signs with our relayer's key, so both accept the same witness.facilitator. isValid,
+// scheme's signer holds our relayer's key, so both accept the same witness.facilitator. isValid,
 // invalidReason and payer must agree, except in the cases marked `documented`, where both answers
 // are asserted and the reason for the difference is given. SUSPECTED_BUGS are compared like the
 // rest and fail until our facilitator is fixed.
@@ -72,6 +72,8 @@ interface Answer extends Verdict {
   /** HTTP status (ours), or "threw" (official verify threw instead of answering). */
   status: number | "threw";
   error?: string;
+  /** Ours, on a 400: the request field it refuses. */
+  field?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,9 +460,9 @@ const CASES: Case[] = [
     return b;
   }),
   c("eip2612: valid permit, but the Permit2 signature is someone else's", SIG, async () => {
-    const b = await withEip2612(await body({ signer: stranger }), { from: unapproved.account.address });
+    const b = await body({ signer: stranger });
     authOf(b).from = unapproved.account.address;
-    return b;
+    return withEip2612(b);
   }),
   // addresses whose EIP-55 checksum is wrong: viem's getAddress/isAddressEqual (strict: false) take them
   ...(["from", "permitted.token", "spender", "witness.to", "witness.facilitator"] as const).map((field) =>
@@ -529,28 +531,67 @@ const CASES: Case[] = [
       official: { status: 200, isValid: false, invalidReason: SIG },
       ours: { status: 200, isValid: false, invalidReason: "invalid_network" },
       why:
-        "The official scheme serves any eip155 chain its signer is pointed at, takes the chain id from the " +
-        "requirements and so checks a Permit2 domain for chain 8453 against a signature made for this chain. We " +
-        "serve only the networks we were configured for and refuse the rest before reading the payload.",
+        "UptoEvmScheme takes any eip155 network (caipFamily eip155:*) whatever chain its signer reads: it builds the " +
+        "Permit2 domain with the requirements' chain id, 8453, and the payer signed for this chain's, so the " +
+        "signature fails. We serve only the networks we were configured for and refuse the rest before checking " +
+        "anything of the payment.",
     },
   ),
   c("requirements say exact, accepted upto", SCHEME, () => body({}, { scheme: "exact" }), {
     official: { status: 200, isValid: false, invalidReason: SCHEME },
-    ours: { status: 400, isValid: false, invalidReason: "invalid_payload" },
+    ours: { status: 400, isValid: false, invalidReason: "invalid_payload", field: "paymentPayload.payload.permit2Authorization.witness" },
     why:
       "Only UptoEvmScheme called directly sees this request: the official x402Facilitator, like us, picks the " +
       'scheme by paymentRequirements.scheme, so an `exact` request goes to the exact scheme (or throws "No ' +
       'facilitator registered"). We read the payload with the exact Permit2 wire schema, which is strict and ' +
-      "has no witness.facilitator, and answer 400 invalid_payload naming that field.",
+      "has no witness.facilitator, and answer 400 invalid_payload naming the witness and its unknown field.",
   }),
   c("an exact Permit2 payload (no witness.facilitator, exact proxy) sent as upto", "unsupported_payload_type", exactShapedBody, {
     official: { status: 200, isValid: false, invalidReason: "unsupported_payload_type", payer: "" },
-    ours: { status: 400, isValid: false, invalidReason: "invalid_payload" },
+    ours: {
+      status: 400,
+      isValid: false,
+      invalidReason: "invalid_payload",
+      field: "paymentPayload.payload.permit2Authorization.witness.facilitator",
+    },
     why:
       "The official scheme's isUptoPermit2Payload shape check fails and it answers 200 unsupported_payload_type " +
       "with an empty payer. We validate the wire shape of the scheme the requirements name: the upto payload " +
       "schema requires witness.facilitator, so we answer 400 invalid_payload naming the missing field.",
   }),
+  c(
+    "an upto payload in an x402 v1 body",
+    "threw",
+    async () => {
+      const b = await body();
+      const r = b.paymentRequirements;
+      return {
+        x402Version: 1,
+        paymentPayload: { x402Version: 1, scheme: "upto", network: "base-sepolia", payload: b.paymentPayload.payload },
+        paymentRequirements: {
+          scheme: "upto",
+          network: "base-sepolia",
+          maxAmountRequired: r.amount,
+          resource: "http://localhost/metered",
+          description: "test",
+          mimeType: "application/json",
+          payTo: r.payTo,
+          maxTimeoutSeconds: r.maxTimeoutSeconds,
+          asset: r.asset,
+          extra: r.extra,
+        },
+      };
+    },
+    {
+      official: { status: "threw", error: "Cannot read properties of undefined (reading 'scheme')" },
+      ours: { status: 200, isValid: false, invalidReason: "unsupported_payload_type" },
+      why:
+        "upto exists only in x402 v2. UptoEvmScheme reads payload.accepted, which a v1 payload lacks, and throws; " +
+        "the official x402Facilitator registers no v1 upto scheme and throws before reaching it, so its e2e " +
+        "facilitator answers 500 either way. We parse the v1 body, find a Permit2 payload, which no v1 client " +
+        "signs, and answer unsupported_payload_type with the payer.",
+    },
+  ),
   c(
     "permit2Authorization.deadline not a number",
     "threw",
@@ -561,7 +602,12 @@ const CASES: Case[] = [
     },
     {
       official: { status: "threw", error: "Cannot convert soon to a BigInt" },
-      ours: { status: 400, isValid: false, invalidReason: "invalid_payload" },
+      ours: {
+        status: 400,
+        isValid: false,
+        invalidReason: "invalid_payload",
+        field: "paymentPayload.payload.permit2Authorization.deadline",
+      },
       why:
         "The official upto scheme checks only that each field is a string: BigInt() throws and its e2e " +
         "facilitator answers 500. We validate the wire shape and answer 400 invalid_payload, naming the field.",
@@ -597,7 +643,14 @@ async function reference(b: Body, scheme: UptoEvmScheme): Promise<Answer> {
   }
 }
 
-const strip = (a: Answer) => ({ status: a.status, isValid: a.isValid, invalidReason: a.invalidReason, payer: a.payer, error: a.error });
+const strip = (a: Answer) => ({
+  status: a.status,
+  isValid: a.isValid,
+  invalidReason: a.invalidReason,
+  payer: a.payer,
+  error: a.error,
+  field: a.field,
+});
 
 beforeAll(async () => {
   chain = await startTestChain();
@@ -620,6 +673,9 @@ beforeAll(async () => {
 
   const bench = await referenceSigner(chain.rpcUrl, relayerKey);
   const { publicClient, account } = await devnetClients(chain.rpcUrl, relayerKey);
+  // The upto proxy takes settle only from witness.facilitator, and the official simulation is a
+  // readContract naming no sender: its eth_call must come from the signer's account, as with the
+  // wallet client the official example facilitator reads through.
   official = new UptoEvmScheme({ ...bench, readContract: (args) => publicClient.readContract({ ...args, account } as never) });
   officialOverBenchSigner = new UptoEvmScheme(bench);
   expect(official.getSigners(V2_NETWORK), "both facilitators name the same account").toEqual([advertised]);

@@ -131,7 +131,13 @@ export function createSettleService(deps: SettleServiceDeps) {
     if (known) return answerClaimed(known, hash, payer, network, ctx.apiKeyId);
 
     const verdict = await deps.verifier(req, { checkLedger: false, settling: true });
-    if (!verdict.isValid) return failure(verdict.invalidReason!, payer, network, verdict.invalidMessage);
+    if (!verdict.isValid) {
+      // A concurrent request may have claimed and spent this authorization while it was verified:
+      // then the chain refuses it because it is paid, and the row, not the refusal, is the answer.
+      const claimedMeanwhile = key && (await repo.findByKey(key));
+      if (claimedMeanwhile) return answerClaimed(claimedMeanwhile, hash, payer, network, ctx.apiKeyId);
+      return failure(verdict.invalidReason!, payer, network, verdict.invalidMessage);
+    }
     if (deps.queueReady && !deps.queueReady())
       throw new QueueUnavailableError("the settlement queue (Redis) is unreachable; retry shortly");
 
