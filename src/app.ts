@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { createKeyRing, requireKey } from "./http/auth.js";
 import { installErrorHandler } from "./http/error-handler.js";
 import { healthRoute, type ReadinessCheck } from "./http/routes/health.js";
+import { metricsRoute } from "./http/routes/metrics.js";
 import { supportedRoute } from "./http/routes/supported.js";
 import { settleRoute } from "./http/routes/settle.js";
 import { settlementsRoute } from "./http/routes/settlements.js";
@@ -15,6 +16,8 @@ import type { NetworkLookup } from "./config/config.js";
 import type { SettleService } from "./settle/settle-service.js";
 import type { SupportedKind, Verifier } from "./schemes/scheme.js";
 import type { PayloadSchemaFor } from "./x402/wire.js";
+import type { Registry } from "prom-client";
+import type { ApiMetrics } from "./metrics/api.js";
 
 /** Large enough for any real payment (a wrapped smart-wallet signature included), small enough to shrug off floods. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -37,6 +40,8 @@ export interface AppDeps {
   readiness: Record<string, ReadinessCheck>;
   /** Serve the API under this path (e.g. /facilitator); health probes stay at the root too. */
   basePath?: string;
+  /** Prometheus metrics: recorded by the routes, served at GET /metrics. */
+  metrics?: { registry: Registry; api: ApiMetrics; apiKey?: string };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -66,8 +71,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const auth = deps.apiKeys.length ? requireKey(createKeyRing(deps.apiKeys), "x402-facilitator") : undefined;
   const api = async (scope: FastifyInstance) => {
-    await scope.register(verifyRoute, { verifier: deps.verifier, payloadSchemaFor: deps.payloadSchemaFor, auth });
-    await scope.register(settleRoute, { settle: deps.settle, payloadSchemaFor: deps.payloadSchemaFor, auth });
+    const metrics = deps.metrics?.api;
+    await scope.register(verifyRoute, { verifier: deps.verifier, payloadSchemaFor: deps.payloadSchemaFor, auth, metrics });
+    await scope.register(settleRoute, { settle: deps.settle, payloadSchemaFor: deps.payloadSchemaFor, auth, metrics });
+    if (deps.metrics) {
+      const { registry, apiKey } = deps.metrics;
+      await scope.register(metricsRoute, {
+        registry,
+        auth: apiKey ? requireKey(createKeyRing([apiKey]), "x402-facilitator-metrics") : undefined,
+      });
+    }
     if (deps.adminApiKey) {
       await scope.register(settlementsRoute, {
         queries: deps.queries,

@@ -42,6 +42,10 @@ export interface Config {
   queuePrefix: string;
   /** Crash-test hook: the worker kills itself with SIGKILL when it reaches this point. */
   faultPoint?: string;
+  /** When set, GET /metrics asks for it as a bearer token. */
+  metricsApiKey?: string;
+  /** Where the worker serves its own /metrics (0: not at all). */
+  workerMetricsPort: number;
   /** Loaded only by the worker (see loadRelayerKeys): the api never holds them. */
   relayerKeySource: { inline?: string; file?: string };
 }
@@ -138,6 +142,8 @@ const baseSchema = z.object({
     .regex(/^[A-Za-z0-9:_-]{1,64}$/, "letters, digits, ':', '_' or '-'")
     .default("x402"),
   FAULT_POINT: z.enum(["before_sign", "after_signed_commit", "after_broadcast"]).optional(),
+  METRICS_API_KEY: z.string().min(16, "at least 16 characters").optional(),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
 
 function firstIssue(error: z.ZodError): { path: string; message: string } {
@@ -237,6 +243,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     relayerAddresses,
     queuePrefix: e.QUEUE_PREFIX,
     faultPoint: e.FAULT_POINT,
+    metricsApiKey: e.METRICS_API_KEY,
+    workerMetricsPort: e.WORKER_METRICS_PORT,
     relayerKeySource: { inline: env.RELAYER_PRIVATE_KEY, file: env.RELAYER_PRIVATE_KEY_FILE },
   });
 }

@@ -74,6 +74,28 @@ export function createSettlementQueries(db: Db) {
       );
     },
 
+    /** Settlements per state (metrics). */
+    async stateCounts(): Promise<{ state: SettlementState; count: number }[]> {
+      const rows = await guardDb("state counts", () =>
+        db
+          .select({ state: settlements.state, count: sql<number>`count(*)::int` })
+          .from(settlements)
+          .groupBy(settlements.state),
+      );
+      return rows;
+    },
+
+    /** When the oldest settlement still in progress was claimed (metrics), if any is. */
+    async oldestOpenSince(): Promise<Date | undefined> {
+      const [row] = await guardDb("oldest open settlement", () =>
+        db
+          .select({ at: sql<Date | null>`min(${settlements.createdAt})` })
+          .from(settlements)
+          .where(sql`${settlements.state} not in ('confirmed','failed','rejected','expired','canceled')`),
+      );
+      return row?.at ? new Date(row.at) : undefined;
+    },
+
     async history(id: string) {
       return guardDb("settlement history", () =>
         Promise.all([

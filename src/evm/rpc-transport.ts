@@ -5,6 +5,7 @@
 import http from "node:http";
 import https from "node:https";
 import { custom, HttpRequestError, RpcRequestError, type Transport } from "viem";
+import type { RpcObserver } from "../metrics/rpc.js";
 
 interface Pending {
   body: { jsonrpc: "2.0"; id: number; method: string; params: unknown };
@@ -23,6 +24,8 @@ export interface RpcTransportOptions {
   maxBatch?: number;
   /** After a failover, how long before the first URL is tried again. */
   primaryRetryMs?: number;
+  /** Told of every request's outcome at each endpoint tried (metrics). */
+  observe?: RpcObserver;
 }
 
 function post(url: URL, payload: string, agent: http.Agent, timeoutMs: number): Promise<unknown> {
@@ -72,16 +75,27 @@ export function rpcTransport(urls: readonly string[], opts: RpcTransportOptions 
     const payload = JSON.stringify(batch.map((p) => p.body));
     const start = preferred !== 0 && Date.now() >= primaryAgainAt ? 0 : preferred;
     let lastError: unknown;
+    const observe = (i: number, began: number, ok: (p: Pending) => boolean) => {
+      if (!opts.observe) return;
+      const seconds = (performance.now() - began) / 1000;
+      for (const p of batch) opts.observe({ endpoint: targets[i]!.host, method: p.body.method, ok: ok(p), seconds });
+    };
     for (let k = 0; k < targets.length; k++) {
       const i = (start + k) % targets.length;
+      const began = performance.now();
       try {
-        const answers = await post(targets[i]!, payload, agents[i]!, timeoutMs);
+        const answers = await post(targets[i]!, payload, agents[i]!, timeoutMs).catch((err: unknown) => {
+          observe(i, began, () => false);
+          throw err;
+        });
         if (!Array.isArray(answers)) throw new Error("the answer to a batch is not an array");
         if (i !== preferred) {
           preferred = i;
           primaryAgainAt = Date.now() + (opts.primaryRetryMs ?? 30_000);
         }
         const byId = new Map((answers as RpcAnswer[]).map((a) => [a.id, a]));
+        // An error answer (a revert) is still an answer: only a missing one counts against the endpoint.
+        observe(i, began, (p) => byId.has(p.body.id));
         for (const p of batch) {
           const a = byId.get(p.body.id);
           if (!a)

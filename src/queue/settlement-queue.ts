@@ -11,6 +11,8 @@ export interface SettlementJob {
 
 export interface SettlementQueue {
   enqueue(id: string, delayMs?: number): Promise<void>;
+  /** Jobs by BullMQ state (waiting, active, delayed…), for the queue-depth metric. */
+  counts(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export function createSettlementQueue(connection: Redis, prefix: string): Settle
         },
       );
     },
+    counts: () => queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed"),
     close: () => queue.close(),
   };
 }

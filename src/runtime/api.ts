@@ -17,6 +17,9 @@ import { createRecoveryThreads } from "../evm/recovery-threads.js";
 import type { ReadinessCheck } from "../http/routes/health.js";
 import { assertChainIds, createChains, relayerGas } from "./chains.js";
 import { recent } from "./recent.js";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { apiMetrics } from "../metrics/api.js";
+import { rpcMetrics } from "../metrics/rpc.js";
 
 /** How stale the api's list of relayer keys may be (a new worker's keys show up this late). */
 const RELAYER_LIST_TTL_MS = 5_000;
@@ -39,7 +42,9 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   redis.on("error", (err) => logger.warn({ err }, "redis connection error"));
   await redis.connect().catch((err) => logger.warn({ err }, "redis not reachable at start"));
   const ledger = createLedger(database.db, database.sql);
-  const chains = createChains(config.networks);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "x402_api_" });
+  const chains = createChains(config.networks, { observe: rpcMetrics(registry) });
   const recovery = createRecoveryThreads(config.recoveryThreads, {
     onThreadLost: (err) => logger.error({ err }, "signature recovery thread lost"),
   });
@@ -87,6 +92,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     readiness[`relayers:${n.name}`] = async () => relayerGas(chains.clientFor(n.chainId), n, await relayerAddresses());
   }
 
+  const queries = createSettlementQueries(database.db);
   const app = await buildApp({
     logger,
     kinds: async () => methods.kinds(config.networks, await relayerAddresses()),
@@ -94,7 +100,18 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     payloadSchemaFor: methods.payloadSchemaFor,
     verifier,
     settle,
-    queries: createSettlementQueries(database.db),
+    queries,
+    metrics: {
+      registry,
+      apiKey: config.metricsApiKey,
+      api: apiMetrics(registry, {
+        networks: chains,
+        schemes: methods.schemes(),
+        stateCounts: queries.stateCounts,
+        oldestOpenSince: queries.oldestOpenSince,
+        queueCounts: queue.counts,
+      }),
+    },
     chains,
     adminApiKey: config.adminApiKey,
     apiKeys: config.apiKeys,

@@ -5,6 +5,7 @@ import type { EnabledNetwork } from "../config/config.js";
 import { ConfigError } from "../config/config.js";
 import { envSuffix } from "../config/networks.js";
 import { createChainClient } from "../evm/chain-client.js";
+import type { RpcObserver } from "../metrics/rpc.js";
 import { scrubUrls } from "../logger.js";
 import type { NetworkLookup } from "../config/config.js";
 
@@ -13,8 +14,8 @@ export interface Chains extends NetworkLookup {
   clientFor(chainId: number): PublicClient;
 }
 
-export function createChains(networks: readonly EnabledNetwork[]): Chains {
-  const clients = new Map(networks.map((n) => [n.chainId, createChainClient(n)]));
+export function createChains(networks: readonly EnabledNetwork[], opts: { observe?: RpcObserver } = {}): Chains {
+  const clients = new Map(networks.map((n) => [n.chainId, createChainClient(n, { observe: opts.observe })]));
   const v1 = new Map(networks.filter((n) => n.v1).map((n) => [n.name, n]));
   const caip = new Map<string, EnabledNetwork>(networks.map((n) => [n.caip2, n]));
   return {

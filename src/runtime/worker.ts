@@ -16,6 +16,10 @@ import { loadRelayerKeys } from "../worker/relayer-keys.js";
 import { createRelayerPool } from "../worker/relayer-pool.js";
 import { createSettler, NoRelayerError } from "../worker/settler.js";
 import { assertChainIds, createChains } from "./chains.js";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { rpcMetrics } from "../metrics/rpc.js";
+import { serveMetrics } from "../metrics/server.js";
+import { workerMetrics } from "../metrics/worker.js";
 
 export interface WorkerOptions {
   concurrency?: number;
@@ -28,10 +32,19 @@ export interface WorkerOptions {
   auditIntervalMs?: number;
 }
 
-export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<{ close(): Promise<void> }> {
+export interface RunningWorker {
+  /** Where its /metrics listens, when it does. */
+  metricsPort?: number;
+  close(): Promise<void>;
+}
+
+export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const accounts = loadRelayerKeys(config.relayerKeySource);
   await assertChainIds(config.networks, (msg) => logger.warn(msg));
-  const chains = createChains(config.networks);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "x402_worker_" });
+  const metrics = workerMetrics(registry);
+  const chains = createChains(config.networks, { observe: rpcMetrics(registry) });
   const database = connectDatabase(config.databaseUrl);
   const repo = createSettlementsRepo(database.db);
   const lanes = createRelayerLanes(database.db);
@@ -44,7 +57,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
       await lanes.register(net.chainId, a.address, BigInt(onChain));
     }
   }
-  const pool = createRelayerPool({ lanes, networks: config.networks, clientFor: chains.clientFor, accounts, owner, logger });
+  const pool = createRelayerPool({ lanes, networks: config.networks, clientFor: chains.clientFor, accounts, owner, logger, metrics });
   await pool.refresh();
   logger.info({ owner, lanes: pool.status() }, "relayer lanes");
   let refreshing: Promise<void> = Promise.resolve();
@@ -70,6 +83,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     batchMax: config.settleBatchMax,
     stopping: () => stopping,
     receiptTimeoutMs: opts.receiptTimeoutMs,
+    metrics,
   });
 
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
@@ -109,11 +123,16 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   auditTimer.unref();
   // At start: pick up whatever a previous run left open (crash, lost jobs, flushed Redis).
   await reconciler.sweep().catch((err: unknown) => logger.warn({ err }, "initial reconciler sweep failed"));
+  const metricsServer = config.workerMetricsPort
+    ? await serveMetrics(registry, { port: config.workerMetricsPort, host: config.host, apiKey: config.metricsApiKey, logger })
+    : undefined;
   logger.info({ relayers: accounts.map((r) => r.address), networks: config.networks.map((n) => n.name) }, "worker started");
 
   return {
+    metricsPort: metricsServer?.port,
     async close() {
       stopping = true;
+      await metricsServer?.close();
       reconciler.stop();
       clearInterval(auditTimer);
       clearInterval(laneTimer);

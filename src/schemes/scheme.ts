@@ -139,6 +139,8 @@ export interface MethodRegistry {
   kinds(networks: readonly EnabledNetwork[], relayers: readonly string[]): SupportedKind[];
   /** /supported extensions over every method, each once. */
   extensions(): string[];
+  /** The schemes served, each once. */
+  schemes(): string[];
 }
 
 export function createRegistry(methods: readonly PaymentMethod[]): MethodRegistry {
@@ -161,6 +163,7 @@ export function createRegistry(methods: readonly PaymentMethod[]): MethodRegistr
       return m;
     },
     extensions: () => [...new Set(methods.flatMap((m) => m.extensions ?? []))],
+    schemes: () => [...new Set(methods.map((m) => m.scheme))],
     kinds(networks, relayers) {
       const seen = new Set<string>();
       const all = methods.flatMap((m) => networks.flatMap((n) => m.kinds(n, relayers)));

@@ -27,7 +27,9 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
     return undefined;
   }
 
-  async function settleReceipt(row: SettlementRow, client: PublicClient, receipt: TransactionReceipt) {
+  async function settleReceipt(row: SettlementRow, net: EnabledNetwork, client: PublicClient, receipt: TransactionReceipt) {
+    // Gas is spent whatever the outcome: metered from the receipt, never from the estimate.
+    ctx.metrics?.receipt(net.name, receipt);
     if (receipt.status === "success" && sideOf(row).paidIn(receipt.logs, row)) return markMined({ repo, logger }, row, receipt, true);
     // A mined batch whose call for this settlement failed alone: unless the authorization got
     // spent elsewhere, it simply goes back in line (its nonce is used by the batch, nothing lost).
@@ -53,8 +55,6 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
     );
   }
 
-  /** Same nonce, same call, higher fees; stored before it is broadcast. */
-
   /**
    * Waits, one block at a time, for a receipt of any transaction stored for the row. Along the
    * way: rebroadcast what the node dropped, replace what waits too long, and stop caring once
@@ -68,7 +68,7 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
     for (;;) {
       const txs = await repo.txsOf(row.id);
       const found = await findReceipt(client, txs.map((t) => t.hash).reverse());
-      if (found) return settleReceipt(row, client, found);
+      if (found) return settleReceipt(row, net, client, found);
       if (Date.now() >= deadline || deps.stopping?.()) return undefined;
       const latest = txs.at(-1)!;
       if (seen >= 0n) {

@@ -10,6 +10,7 @@ import type { EnabledNetwork } from "../config/config.js";
 import type { RelayerLanes } from "../db/relayer-lanes.js";
 import { initialFees } from "./fees.js";
 import { errorText, isAlreadySent } from "../evm/already-sent.js";
+import type { WorkerMetrics } from "../metrics/worker.js";
 
 interface Lane {
   account: PrivateKeyAccount;
@@ -19,6 +20,8 @@ interface Lane {
   inFlight: number;
   /** chain nonce seen stuck (nothing pending) at the previous refresh */
   stuckAt?: bigint;
+  /** our next nonce minus the chain's pending one, at the last refresh (leased lanes) */
+  nonceLag?: bigint;
 }
 
 export interface RelayerPoolDeps {
@@ -29,6 +32,7 @@ export interface RelayerPoolDeps {
   owner: string;
   logger: Logger;
   leaseTtlMs?: number;
+  metrics?: WorkerMetrics;
 }
 
 export type LaneStatus = { chainId: number; address: string; leased: boolean; funded: boolean; balance?: string; inFlight: number };
@@ -87,6 +91,7 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
       client.getTransactionCount({ address: address as Hex, blockTag: "latest" }).then(BigInt),
       client.getTransactionCount({ address: address as Hex, blockTag: "pending" }).then(BigInt),
     ]);
+    l.nonceLag = lane.nextNonce - pending;
     const gap = mined < lane.nextNonce && pending === mined;
     // Seen twice in a row before acting, so a transaction between broadcast and pool is not mistaken for a gap.
     if (!gap || l.stuckAt !== mined) {
@@ -131,6 +136,7 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
     const signed = { hash: keccak256(raw), raw, gas: request.gas, ...fees };
     if (!(await lanes.storeFiller(net.chainId, address, owner, mined, signed))) return;
     await client.sendRawTransaction({ serializedTransaction: raw });
+    deps.metrics?.filled(net.name, address);
     logger.warn(
       { network: net.name, relayer: address, nonce: mined.toString(), tx: signed.hash },
       "nonce gap: filled with a self-transfer",
@@ -150,6 +156,11 @@ export function createRelayerPool(deps: RelayerPoolDeps) {
           await checkLane(net, client, address, l).catch((err: unknown) =>
             logger.warn({ err, relayer: address, network: net.name }, "relayer check failed"),
           );
+          deps.metrics?.lane(net.name, address, {
+            balanceWei: l.balance,
+            inFlight: l.inFlight,
+            nonceLag: l.leased ? l.nonceLag : undefined,
+          });
         }
       }
     },

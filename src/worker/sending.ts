@@ -62,6 +62,7 @@ export function createSending(ctx: SettleContext) {
     });
     const next = replaced?.find((r) => r.id === row.id);
     if (!next) return undefined;
+    ctx.metrics?.replaced(net.name, account.address);
     logger.info(
       { settlementId: row.id, replaces: latest.hash, tx: signed.hash, maxFeePerGas: fees.maxFeePerGas.toString() },
       "replaced with higher fees",

@@ -10,6 +10,7 @@ import { classifySignature, type ClassifiedSignature } from "../evm/signature.js
 import type { MethodRegistry, SettlementSide } from "../schemes/scheme.js";
 import type { BlockClock } from "./block-clock.js";
 import type { RelayerPool } from "./relayer-pool.js";
+import type { WorkerMetrics } from "../metrics/worker.js";
 
 export interface SettlerDeps {
   repo: SettlementsRepo;
@@ -28,6 +29,7 @@ export interface SettlerDeps {
   stopping?: () => boolean;
   /** Longest a job waits for a receipt before leaving the row to the reconciler. */
   receiptTimeoutMs?: number;
+  metrics?: WorkerMetrics;
 }
 
 export interface SettleContext extends SettlerDeps {

@@ -52,6 +52,7 @@ export function createSettler(deps: SettlerDeps) {
     for (let raced = 0; row && !TERMINAL_STATES.has(row.state);) {
       const next = await step(row);
       if (next) {
+        if (next.state !== row.state) deps.metrics?.moved(next.state, row.updatedAt, next.updatedAt, row.createdAt);
         row = next;
         continue;
       }

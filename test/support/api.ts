@@ -13,6 +13,8 @@ export function testEnv(chain: TestChain, extra: Record<string, string> = {}): R
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     PORT: "0",
     HOST: "127.0.0.1",
+    // Tests run many workers at once: none serves metrics unless a test asks for a port.
+    WORKER_METRICS_PORT: "0",
     ...extra,
   };
 }

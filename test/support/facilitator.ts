@@ -7,7 +7,7 @@ import { inject } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { ANVIL_KEYS } from "../../src/devnet/anvil.js";
 import { createLogger } from "../../src/logger.js";
-import { startWorker, type WorkerOptions } from "../../src/runtime/worker.js";
+import { startWorker, type RunningWorker, type WorkerOptions } from "../../src/runtime/worker.js";
 import { startTestApi, testEnv } from "./api.js";
 import type { TestChain } from "./chain.js";
 import { createTestDatabase } from "./database.js";
@@ -20,7 +20,7 @@ export interface TestFacilitator {
   env: Record<string, string>;
   /** Direct SQL on the run's database, for assertions about the ledger. */
   sql: postgres.Sql;
-  startWorker(extra?: Record<string, string>, opts?: WorkerOptions): Promise<{ close(): Promise<void> }>;
+  startWorker(extra?: Record<string, string>, opts?: WorkerOptions): Promise<RunningWorker>;
   admin(path: string): Promise<{ status: number; json: any }>;
   settle(body: unknown): Promise<{ status: number; json: any }>;
   close(): Promise<void>;

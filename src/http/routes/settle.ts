@@ -1,4 +1,5 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
+import type { ApiMetrics } from "../../metrics/api.js";
 import type { SettleService } from "../../settle/settle-service.js";
 import { Reason } from "../../x402/reasons.js";
 import { parseFacilitatorRequest, type PayloadSchemaFor } from "../../x402/wire.js";
@@ -8,6 +9,7 @@ export interface SettleRouteDeps {
   settle: SettleService;
   payloadSchemaFor: PayloadSchemaFor;
   auth?: preHandlerAsyncHookHandler;
+  metrics?: ApiMetrics;
 }
 
 export async function settleRoute(app: FastifyInstance, deps: SettleRouteDeps): Promise<void> {
@@ -15,8 +17,19 @@ export async function settleRoute(app: FastifyInstance, deps: SettleRouteDeps): 
     "/settle",
     { preHandler: deps.auth, schema: { response: { 200: settleResponseSchema, 400: errorResponseSchema } } },
     async (req, reply) => {
+      const began = performance.now();
+      const requirements = (req.body as { paymentRequirements?: { network?: unknown; scheme?: unknown } } | null)?.paymentRequirements;
+      const observe = (result: "success" | "failure" | "pending" | "bad_request" | "error", reason?: string) =>
+        deps.metrics?.settled({
+          network: requirements?.network,
+          scheme: requirements?.scheme,
+          result,
+          reason,
+          seconds: (performance.now() - began) / 1000,
+        });
       const parsed = parseFacilitatorRequest(req.body, deps.payloadSchemaFor);
       if (!parsed.ok) {
+        observe("bad_request", Reason.invalidPayload);
         const network = (req.body as { paymentRequirements?: { network?: unknown } } | null)?.paymentRequirements?.network;
         return reply.code(400).send({
           error: "invalid_request",
@@ -28,7 +41,12 @@ export async function settleRoute(app: FastifyInstance, deps: SettleRouteDeps): 
           network: typeof network === "string" ? network.slice(0, 64) : "",
         });
       }
-      const out = await deps.settle(parsed.value, { apiKeyId: req.apiKeyId });
+      const out = await deps.settle(parsed.value, { apiKeyId: req.apiKeyId }).catch((err: unknown) => {
+        observe("error");
+        throw err;
+      });
+      const pending = !out.success && out.errorReason === Reason.settlementPending;
+      observe(out.success ? "success" : pending ? "pending" : "failure", out.errorReason);
       req.log.info(
         { payer: out.payer, network: out.network, success: out.success, reason: out.errorReason, tx: out.transaction },
         "settle",

@@ -1,4 +1,5 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
+import type { ApiMetrics } from "../../metrics/api.js";
 import type { Verifier } from "../../schemes/scheme.js";
 import { Reason } from "../../x402/reasons.js";
 import { parseFacilitatorRequest, type PayloadSchemaFor } from "../../x402/wire.js";
@@ -8,6 +9,7 @@ export interface VerifyRouteDeps {
   verifier: Verifier;
   payloadSchemaFor: PayloadSchemaFor;
   auth?: preHandlerAsyncHookHandler;
+  metrics?: ApiMetrics;
 }
 
 export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): Promise<void> {
@@ -15,8 +17,19 @@ export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): 
     "/verify",
     { preHandler: deps.auth, schema: { response: { 200: verifyResponseSchema, 400: errorResponseSchema } } },
     async (req, reply) => {
+      const began = performance.now();
+      const requirements = (req.body as { paymentRequirements?: { network?: unknown; scheme?: unknown } } | null)?.paymentRequirements;
+      const observe = (result: "valid" | "invalid" | "bad_request" | "error", reason?: string) =>
+        deps.metrics?.verified({
+          network: requirements?.network,
+          scheme: requirements?.scheme,
+          result,
+          reason,
+          seconds: (performance.now() - began) / 1000,
+        });
       const parsed = parseFacilitatorRequest(req.body, deps.payloadSchemaFor);
       if (!parsed.ok) {
+        observe("bad_request", Reason.invalidPayload);
         // isValid/invalidReason let the official clients turn this into a 402 for the buyer.
         return reply.code(400).send({
           error: "invalid_request",
@@ -26,7 +39,11 @@ export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): 
           invalidReason: Reason.invalidPayload,
         });
       }
-      const out = await deps.verifier(parsed.value, { checkLedger: true });
+      const out = await deps.verifier(parsed.value, { checkLedger: true }).catch((err: unknown) => {
+        observe("error");
+        throw err;
+      });
+      observe(out.isValid ? "valid" : "invalid", out.invalidReason);
       // debug, not info: a verify line per paid request would dominate the log at full load
       req.log.debug(
         { payer: out.payer, network: parsed.value.paymentRequirements.network, isValid: out.isValid, reason: out.invalidReason },
