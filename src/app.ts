@@ -7,6 +7,8 @@ import { createKeyRing, requireKey } from "./http/auth.js";
 import { installErrorHandler } from "./http/error-handler.js";
 import { healthRoute, type ReadinessCheck } from "./http/routes/health.js";
 import { metricsRoute } from "./http/routes/metrics.js";
+import { webhooksRoute } from "./http/routes/webhooks.js";
+import type { WebhookStore } from "./webhooks/store.js";
 import { supportedRoute } from "./http/routes/supported.js";
 import { settleRoute } from "./http/routes/settle.js";
 import { settlementsRoute } from "./http/routes/settlements.js";
@@ -40,6 +42,8 @@ export interface AppDeps {
   readiness: Record<string, ReadinessCheck>;
   /** Serve the API under this path (e.g. /facilitator); health probes stay at the root too. */
   basePath?: string;
+  /** The webhook endpoints the admin API manages. */
+  webhooks?: { store: WebhookStore; allowPrivate: boolean };
   /** Prometheus metrics: recorded by the routes, served at GET /metrics. */
   metrics?: { registry: Registry; api: ApiMetrics; apiKey?: string };
 }
@@ -82,11 +86,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       });
     }
     if (deps.adminApiKey) {
-      await scope.register(settlementsRoute, {
-        queries: deps.queries,
-        networks: deps.chains,
-        auth: requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin"),
-      });
+      const admin = requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin");
+      await scope.register(settlementsRoute, { queries: deps.queries, networks: deps.chains, auth: admin });
+      if (deps.webhooks) await scope.register(webhooksRoute, { ...deps.webhooks, auth: admin });
     }
     await scope.register(supportedRoute, { kinds: deps.kinds, extensions: deps.extensions, relayerAddresses: deps.relayerAddresses });
     await scope.register(healthRoute, { readiness: deps.readiness });

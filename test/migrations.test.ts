@@ -1,7 +1,7 @@
 // Migration 0002 carries a ledger written before payment methods over in place: existing rows get
 // their method and key, stay unique on it, and a process still running the old code (a rolling
 // upgrade) claims rows that meet the new key.
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,7 +45,12 @@ it("rows from before 0002 get their method and key; old-style claims still meet 
   expect(await migrate(sql, `${first}/`)).toEqual(["0001_ledger.sql"]);
   expect(await legacyClaim(nonce)).toHaveLength(1);
 
-  expect(await migrate(sql)).toEqual(["0002_payment_methods.sql", "0003_charge_within_authorized.sql"]);
+  // Every later migration applies on top, in order.
+  const later = readdirSync(MIGRATIONS)
+    .filter((f) => f.endsWith(".sql") && f !== "0001_ledger.sql")
+    .sort();
+  expect(later.slice(0, 2)).toEqual(["0002_payment_methods.sql", "0003_charge_within_authorized.sql"]);
+  expect(await migrate(sql)).toEqual(later);
   const [row] = await sql<{ scheme: string; method: string; payment_key: string; charged_amount: string | null }[]>`
     SELECT scheme, method, payment_key, charged_amount FROM settlements`;
   expect(row).toEqual({ scheme: "exact", method: "eip3009", payment_key: `eip3009:${asset}:${payer}:${nonce}`, charged_amount: null });

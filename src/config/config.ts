@@ -1,5 +1,6 @@
 // The only reader of process.env: every variable is validated once at start, and a bad one
 // stops the process with a single line naming it.
+import { urlProblem } from "../webhooks/targets.js";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { getAddress, isAddress, type Address } from "viem";
@@ -46,6 +47,8 @@ export interface Config {
   metricsApiKey?: string;
   /** Where the worker serves its own /metrics (0: not at all). */
   workerMetricsPort: number;
+  /** The default webhook endpoint (WEBHOOK_URL/SECRET), and whether private targets are allowed. */
+  webhook: { url?: string; secret?: string; allowPrivate: boolean };
   /** Loaded only by the worker (see loadRelayerKeys): the api never holds them. */
   relayerKeySource: { inline?: string; file?: string };
 }
@@ -141,7 +144,16 @@ const baseSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,64}$/, "letters, digits, ':', '_' or '-'")
     .default("x402"),
-  FAULT_POINT: z.enum(["before_sign", "after_signed_commit", "after_broadcast"]).optional(),
+  FAULT_POINT: z.enum(["before_sign", "after_signed_commit", "after_broadcast", "before_webhook_delivery"]).optional(),
+  WEBHOOK_URL: z
+    .string()
+    .refine((s) => !urlProblem(s), "must be an http(s) URL without credentials")
+    .optional(),
+  WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, "must be whsec_ followed by 24 to 64 base64-encoded bytes")
+    .optional(),
+  WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(["0", "1"]).default("0"),
   METRICS_API_KEY: z.string().min(16, "at least 16 characters").optional(),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
@@ -221,6 +233,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     throw new ConfigError(path, env[path] === undefined ? "is required" : message);
   }
   const e = parsed.data;
+  if (!!e.WEBHOOK_URL !== !!e.WEBHOOK_SECRET)
+    throw new ConfigError(e.WEBHOOK_URL ? "WEBHOOK_SECRET" : "WEBHOOK_URL", "is required when the other webhook variable is set");
   const relayerAddresses = list(e.RELAYER_ADDRESSES).map((a) => {
     if (!isAddress(a, { strict: false })) throw new ConfigError("RELAYER_ADDRESSES", `${a} is not an address`);
     return getAddress(a);
@@ -244,6 +258,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     queuePrefix: e.QUEUE_PREFIX,
     faultPoint: e.FAULT_POINT,
     metricsApiKey: e.METRICS_API_KEY,
+    webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET, allowPrivate: e.WEBHOOK_ALLOW_PRIVATE_URLS === "1" },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     relayerKeySource: { inline: env.RELAYER_PRIVATE_KEY, file: env.RELAYER_PRIVATE_KEY_FILE },
   });

@@ -127,3 +127,41 @@ export const workers = pgTable("workers", {
   startedAt: ts("started_at").notNull().defaultNow(),
   seenAt: ts("seen_at").notNull().defaultNow(),
 });
+
+export const webhookEndpoints = pgTable("webhook_endpoints", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  url: text("url").notNull(),
+  secret: text("secret").notNull(),
+  previousSecret: text("previous_secret"),
+  previousSecretUntil: ts("previous_secret_until"),
+  events: text("events").array(),
+  payTo: text("pay_to").array(),
+  source: text("source").$type<"env" | "api">().notNull().default("api"),
+  disabledAt: ts("disabled_at"),
+  disabledReason: text("disabled_reason"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export const webhookEvents = pgTable("webhook_events", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  type: text("type").notNull(),
+  settlementId: uuid("settlement_id").notNull(),
+  body: text("body").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export const WEBHOOK_DELIVERY_STATES = ["pending", "delivered", "failed", "disabled"] as const;
+
+export const webhookDeliveries = pgTable("webhook_deliveries", {
+  id: bigserial("id", { mode: "bigint" }).primaryKey(),
+  eventId: uuid("event_id").notNull(),
+  endpointId: uuid("endpoint_id").notNull(),
+  state: text("state").$type<(typeof WEBHOOK_DELIVERY_STATES)[number]>().notNull().default("pending"),
+  attempts: integer("attempts").notNull().default(0),
+  nextAttemptAt: ts("next_attempt_at").notNull().defaultNow(),
+  lockedUntil: ts("locked_until"),
+  lastStatus: integer("last_status"),
+  lastError: text("last_error"),
+  deliveredAt: ts("delivered_at"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});

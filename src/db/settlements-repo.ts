@@ -5,6 +5,7 @@ import { and, eq, gt, isNull, sql, TransactionRollbackError } from "drizzle-orm"
 import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
 import { lockLane } from "./relayer-lanes.js";
+import { eventFor, writeEvent } from "../webhooks/outbox.js";
 import { relayerNonces, settlementEvents, settlements, settlementTxs, type PaymentKey, type SettlementState } from "./schema.js";
 
 export type SettlementRow = typeof settlements.$inferSelect;
@@ -44,7 +45,11 @@ async function recordEvent(tx: Tx, t: Transition, version: number): Promise<void
 
 async function applyTransition(tx: Tx, t: Transition): Promise<SettlementRow | undefined> {
   const row = await compareAndSet(tx, t);
-  if (row) await recordEvent(tx, t, row.version);
+  if (!row) return undefined;
+  await recordEvent(tx, t, row.version);
+  // Webhooks owed for this move are committed with it, or not at all.
+  const event = eventFor(t.from, t.to);
+  if (event) await writeEvent(tx, row, event);
   return row;
 }
 
@@ -80,6 +85,9 @@ export function createSettlementsRepo(db: Db) {
           const [row] = await tx.insert(settlements).values(values).onConflictDoNothing().returning();
           if (!row) return undefined;
           await tx.insert(settlementEvents).values({ settlementId: row.id, fromState: null, toState: row.state, version: row.version });
+          // A row may be born final (an upto charge of 0 is confirmed as it is claimed).
+          const event = eventFor(null, row.state);
+          if (event) await writeEvent(tx, row, event);
           await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${row.id})`);
           return row;
         }),

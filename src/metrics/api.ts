@@ -12,6 +12,7 @@ export interface ApiMetricsDeps {
   stateCounts(): Promise<{ state: SettlementState; count: number }[]>;
   oldestOpenSince(): Promise<Date | undefined>;
   queueCounts(): Promise<Record<string, number>>;
+  oldestUndeliveredSince(): Promise<Date | undefined>;
 }
 
 export interface Outcome {
@@ -74,6 +75,15 @@ export function apiMetrics(registry: Registry, deps: ApiMetricsDeps) {
     registers: [registry],
     async collect() {
       const since = await quietly(deps.oldestOpenSince());
+      if (since !== null) this.set(since ? Math.max(0, (Date.now() - since.getTime()) / 1000) : 0);
+    },
+  });
+  new Gauge({
+    name: "x402_webhook_oldest_undelivered_age_seconds",
+    help: "Age of the oldest webhook delivery still owed (0 when none is)",
+    registers: [registry],
+    async collect() {
+      const since = await quietly(deps.oldestUndeliveredSince());
       if (since !== null) this.set(since ? Math.max(0, (Date.now() - since.getTime()) / 1000) : 0);
     },
   });

@@ -61,6 +61,12 @@ export function workerMetrics(registry: Registry) {
     labelNames: relayer,
     registers: [registry],
   });
+  const webhooks = new Counter({
+    name: "x402_webhook_deliveries_total",
+    help: "Webhook delivery attempts by outcome (delivered, retry, gave_up, disabled)",
+    labelNames: ["result"],
+    registers: [registry],
+  });
   // A batch's receipt answers for every settlement in it: it is counted once.
   const counted = createExpiringSet(3_600_000, 100_000);
   const lower = (a: string) => a.toLowerCase();
@@ -78,6 +84,7 @@ export function workerMetrics(registry: Registry) {
       inFlight.set(labels, o.inFlight);
       if (o.nonceLag !== undefined) nonceLag.set(labels, Number(o.nonceLag));
     },
+    webhook: (result: string) => webhooks.inc({ result }),
     replaced: (network: string, address: string) => replacements.inc({ network, relayer: lower(address) }),
     filled: (network: string, address: string) => fillers.inc({ network, relayer: lower(address) }),
     receipt(network: string, r: Pick<TransactionReceipt, "transactionHash" | "from" | "gasUsed" | "effectiveGasPrice">) {

@@ -20,6 +20,7 @@ import { recent } from "./recent.js";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { apiMetrics } from "../metrics/api.js";
 import { rpcMetrics } from "../metrics/rpc.js";
+import { createWebhookStore } from "../webhooks/store.js";
 
 /** How stale the api's list of relayer keys may be (a new worker's keys show up this late). */
 const RELAYER_LIST_TTL_MS = 5_000;
@@ -93,6 +94,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   }
 
   const queries = createSettlementQueries(database.db);
+  const webhookStore = createWebhookStore(database.db);
   const app = await buildApp({
     logger,
     kinds: async () => methods.kinds(config.networks, await relayerAddresses()),
@@ -101,6 +103,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     verifier,
     settle,
     queries,
+    webhooks: { store: webhookStore, allowPrivate: config.webhook.allowPrivate },
     metrics: {
       registry,
       apiKey: config.metricsApiKey,
@@ -110,6 +113,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
         stateCounts: queries.stateCounts,
         oldestOpenSince: queries.oldestOpenSince,
         queueCounts: queue.counts,
+        oldestUndeliveredSince: webhookStore.oldestPendingSince,
       }),
     },
     chains,

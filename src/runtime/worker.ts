@@ -20,6 +20,9 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { rpcMetrics } from "../metrics/rpc.js";
 import { serveMetrics } from "../metrics/server.js";
 import { workerMetrics } from "../metrics/worker.js";
+import { startWebhookDispatcher } from "../webhooks/dispatcher.js";
+import { createWebhookStore } from "../webhooks/store.js";
+import { targetProblem } from "../webhooks/targets.js";
 
 export interface WorkerOptions {
   concurrency?: number;
@@ -30,6 +33,10 @@ export interface WorkerOptions {
   laneIntervalMs?: number;
   /** How often recently confirmed settlements are checked for deep reorgs. */
   auditIntervalMs?: number;
+  /** How often owed webhook deliveries are looked for. */
+  webhookSweepMs?: number;
+  /** Tests: a shorter retry schedule than Standard Webhooks' hours. */
+  webhookRetryDelaysMs?: readonly number[];
 }
 
 export interface RunningWorker {
@@ -123,6 +130,29 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   auditTimer.unref();
   // At start: pick up whatever a previous run left open (crash, lost jobs, flushed Redis).
   await reconciler.sweep().catch((err: unknown) => logger.warn({ err }, "initial reconciler sweep failed"));
+
+  const webhookStore = createWebhookStore(database.db);
+  await webhookStore.syncEnvEndpoint(config.webhook.url, config.webhook.secret);
+  if (config.webhook.url) {
+    const problem = await targetProblem(config.webhook.url, config.webhook.allowPrivate);
+    if (problem) logger.error({ problem }, "WEBHOOK_URL cannot receive deliveries");
+  }
+  const webhooks = startWebhookDispatcher({
+    store: webhookStore,
+    connection,
+    prefix: config.queuePrefix,
+    logger,
+    allowPrivate: config.webhook.allowPrivate,
+    sweepMs: opts.webhookSweepMs,
+    retryDelaysMs: opts.webhookRetryDelaysMs,
+    onResult: metrics.webhook,
+    beforeSend: () => {
+      if (config.faultPoint === "before_webhook_delivery") {
+        logger.warn({ point: config.faultPoint }, "fault point reached: killing the worker");
+        process.kill(process.pid, "SIGKILL");
+      }
+    },
+  });
   const metricsServer = config.workerMetricsPort
     ? await serveMetrics(registry, { port: config.workerMetricsPort, host: config.host, apiKey: config.metricsApiKey, logger })
     : undefined;
@@ -133,6 +163,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     async close() {
       stopping = true;
       await metricsServer?.close();
+      await webhooks.close();
       reconciler.stop();
       clearInterval(auditTimer);
       clearInterval(laneTimer);

@@ -7,6 +7,7 @@ import { SETTLEMENT_STATES } from "../../db/schema.js";
 import type { SettlementQueries } from "../../db/settlement-queries.js";
 import type { SettlementRow } from "../../db/settlements-repo.js";
 import type { NetworkLookup } from "../../config/config.js";
+import { presentSettlement } from "../../settle/present.js";
 
 export interface SettlementsRouteDeps {
   queries: SettlementQueries;
@@ -51,40 +52,6 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefin
   const createdAt = new Date(at ?? "");
   if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id ?? "")) return undefined;
   return { createdAt, id: id! };
-}
-
-export function presentSettlement(row: SettlementRow) {
-  return {
-    id: row.id,
-    network: `eip155:${row.chainId}`,
-    requestNetwork: row.requestNetwork,
-    x402Version: row.x402Version,
-    scheme: row.scheme,
-    method: row.method,
-    asset: row.asset,
-    payer: row.payer,
-    payTo: row.payTo,
-    value: row.value,
-    /** What the payment moves: the authorized value unless the method charged less. */
-    chargedAmount: row.chargedAmount ?? row.value,
-    nonce: row.nonce,
-    validAfter: row.validAfter,
-    validBefore: row.validBefore,
-    state: row.state,
-    version: row.version,
-    transaction: row.settledTx,
-    latestTransaction: row.latestTx,
-    settledBy: row.settledBy,
-    blockNumber: row.blockNumber?.toString() ?? null,
-    blockHash: row.blockHash,
-    relayer: row.relayerAddress,
-    relayerNonce: row.relayerNonce?.toString() ?? null,
-    successAnsweredAt: row.successAnsweredAt?.toISOString() ?? null,
-    errorReason: row.errorReason,
-    errorMessage: row.errorMessage,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-  };
 }
 
 function badRequest(reply: FastifyReply, error: z.ZodError) {
