@@ -7,7 +7,12 @@ import { createKeyRing, requireKey } from "./http/auth.js";
 import { installErrorHandler } from "./http/error-handler.js";
 import { healthRoute, type ReadinessCheck } from "./http/routes/health.js";
 import { metricsRoute } from "./http/routes/metrics.js";
+import { registerOpenApi } from "./http/openapi/plugin.js";
+import { APP_VERSION } from "./version.js";
 import { webhooksRoute } from "./http/routes/webhooks.js";
+import { dashboardRoute } from "./http/dashboard/dashboard-route.js";
+import type { OperatorReads } from "./http/dashboard/operator-reads.js";
+import { operatorRoute } from "./http/dashboard/operator-routes.js";
 import type { WebhookStore } from "./webhooks/store.js";
 import { supportedRoute } from "./http/routes/supported.js";
 import { settleRoute } from "./http/routes/settle.js";
@@ -42,8 +47,12 @@ export interface AppDeps {
   readiness: Record<string, ReadinessCheck>;
   /** Serve the API under this path (e.g. /facilitator); health probes stay at the root too. */
   basePath?: string;
+  /** Whose X-Forwarded-* headers to believe (TRUST_PROXY). */
+  trustProxy?: boolean | number | string;
   /** The webhook endpoints the admin API manages. */
   webhooks?: { store: WebhookStore; allowPrivate: boolean };
+  /** Relayer lanes, outcome counts, backlog and webhook health: admin JSON and the /dashboard page. */
+  operator?: OperatorReads;
   /** Prometheus metrics: recorded by the routes, served at GET /metrics. */
   metrics?: { registry: Registry; api: ApiMetrics; apiKey?: string };
 }
@@ -64,6 +73,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Per-request lines come from the onResponse hook below, at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
+    // A hop count trusts that many proxies nearest to us.
+    trustProxy:
+      typeof deps.trustProxy === "number" ? (_addr: string, hop: number) => hop < (deps.trustProxy as number) : (deps.trustProxy ?? false),
   }) as unknown as FastifyInstance;
   installErrorHandler(app);
   // Only hooked in when it would print: an extra async hook per request costs at full load.
@@ -73,6 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
 
+  await registerOpenApi(app, { basePath: deps.basePath, version: APP_VERSION });
   const auth = deps.apiKeys.length ? requireKey(createKeyRing(deps.apiKeys), "x402-facilitator") : undefined;
   const api = async (scope: FastifyInstance) => {
     const metrics = deps.metrics?.api;
@@ -89,6 +102,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const admin = requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin");
       await scope.register(settlementsRoute, { queries: deps.queries, networks: deps.chains, auth: admin });
       if (deps.webhooks) await scope.register(webhooksRoute, { ...deps.webhooks, auth: admin });
+      if (deps.operator) {
+        const reads = deps.operator;
+        await scope.register(operatorRoute, { reads, auth: admin });
+        const base = `${deps.basePath ?? ""}/dashboard`;
+        await scope.register(dashboardRoute, { prefix: "/dashboard", base, adminApiKey: deps.adminApiKey, queries: deps.queries, reads });
+      }
     }
     await scope.register(supportedRoute, { kinds: deps.kinds, extensions: deps.extensions, relayerAddresses: deps.relayerAddresses });
     await scope.register(healthRoute, { readiness: deps.readiness });

@@ -47,6 +47,8 @@ export interface Config {
   metricsApiKey?: string;
   /** Where the worker serves its own /metrics (0: not at all). */
   workerMetricsPort: number;
+  /** Which proxies' X-Forwarded-* headers the api believes (client address, https behind TLS termination). */
+  trustProxy: boolean | number | string;
   /** The default webhook endpoint (WEBHOOK_URL/SECRET), and whether private targets are allowed. */
   webhook: { url?: string; secret?: string; allowPrivate: boolean };
   /** Loaded only by the worker (see loadRelayerKeys): the api never holds them. */
@@ -154,6 +156,10 @@ const baseSchema = z.object({
     .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, "must be whsec_ followed by 24 to 64 base64-encoded bytes")
     .optional(),
   WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(["0", "1"]).default("0"),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|[0-9]{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, "true, false, a hop count, or addresses/CIDRs comma-separated")
+    .optional(),
   METRICS_API_KEY: z.string().min(16, "at least 16 characters").optional(),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
@@ -224,6 +230,13 @@ function resolveNetworks(env: Record<string, string | undefined>, file?: string)
   return enabled;
 }
 
+/** Fastify's trustProxy: off by default, since a forged X-Forwarded-For would otherwise be believed. */
+function trustProxyOf(v: string | undefined): boolean | number | string {
+  if (v === undefined || v === "false") return false;
+  if (v === "true") return true;
+  return /^[0-9]+$/.test(v) ? Number(v) : v;
+}
+
 export function loadConfig(rawEnv: Record<string, string | undefined> = process.env): Config {
   // An empty value (VAR= in a .env or compose file) means "not set", never "set to nothing".
   const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ""));
@@ -258,6 +271,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     queuePrefix: e.QUEUE_PREFIX,
     faultPoint: e.FAULT_POINT,
     metricsApiKey: e.METRICS_API_KEY,
+    trustProxy: trustProxyOf(e.TRUST_PROXY),
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET, allowPrivate: e.WEBHOOK_ALLOW_PRIVATE_URLS === "1" },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     relayerKeySource: { inline: env.RELAYER_PRIVATE_KEY, file: env.RELAYER_PRIVATE_KEY_FILE },

@@ -128,13 +128,24 @@ export const workers = pgTable("workers", {
   seenAt: ts("seen_at").notNull().defaultNow(),
 });
 
+/** The events a webhook endpoint may ask for (src/webhooks/outbox.ts writes them). */
+export const WEBHOOK_EVENTS = [
+  "settlement.submitted",
+  "settlement.confirmed",
+  "settlement.failed",
+  "settlement.canceled",
+  "settlement.expired",
+  "settlement.needs_review",
+] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
 export const webhookEndpoints = pgTable("webhook_endpoints", {
   id: uuid("id").primaryKey().defaultRandom(),
   url: text("url").notNull(),
   secret: text("secret").notNull(),
   previousSecret: text("previous_secret"),
   previousSecretUntil: ts("previous_secret_until"),
-  events: text("events").array(),
+  events: text("events").array().$type<WebhookEvent[]>(),
   payTo: text("pay_to").array(),
   source: text("source").$type<"env" | "api">().notNull().default("api"),
   disabledAt: ts("disabled_at"),
@@ -144,7 +155,7 @@ export const webhookEndpoints = pgTable("webhook_endpoints", {
 
 export const webhookEvents = pgTable("webhook_events", {
   id: uuid("id").primaryKey().defaultRandom(),
-  type: text("type").notNull(),
+  type: text("type").$type<WebhookEvent>().notNull(),
   settlementId: uuid("settlement_id").notNull(),
   body: text("body").notNull(),
   createdAt: ts("created_at").notNull().defaultNow(),

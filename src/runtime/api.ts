@@ -21,6 +21,7 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { apiMetrics } from "../metrics/api.js";
 import { rpcMetrics } from "../metrics/rpc.js";
 import { createWebhookStore } from "../webhooks/store.js";
+import { createOperatorReads } from "../http/dashboard/operator-reads.js";
 
 /** How stale the api's list of relayer keys may be (a new worker's keys show up this late). */
 const RELAYER_LIST_TTL_MS = 5_000;
@@ -116,12 +117,21 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
         oldestUndeliveredSince: webhookStore.oldestPendingSince,
       }),
     },
+    operator: createOperatorReads({
+      db: database.db,
+      networks: config.networks,
+      clientFor: chains.clientFor,
+      // Commands wait in the client's offline queue while it reconnects: do not wait on them.
+      queueCounts: () => (redis.status === "ready" ? queue.counts() : Promise.reject(new Error(`redis not connected (${redis.status})`))),
+      webhooks: webhookStore,
+    }),
     chains,
     adminApiKey: config.adminApiKey,
     apiKeys: config.apiKeys,
     relayerAddresses,
     readiness,
     basePath: config.basePath,
+    trustProxy: config.trustProxy,
   });
   return {
     app,

@@ -1,8 +1,11 @@
 // A settlement as operators see it: the operator API's resource, and the `data` of every webhook
 // event. Signatures are never included: until validBefore they are spendable.
+import type { z } from "zod";
 import type { SettlementRow } from "../db/settlements-repo.js";
+import type { settlementSchema } from "../http/openapi/resources.js";
 
-export function presentSettlement(row: SettlementRow) {
+/** Typed by the schema the OpenAPI document shows, so the two cannot drift apart. */
+export function presentSettlement(row: SettlementRow): z.infer<typeof settlementSchema> {
   return {
     id: row.id,
     network: `eip155:${row.chainId}`,
@@ -36,4 +39,4 @@ export function presentSettlement(row: SettlementRow) {
   };
 }
 
-export type SettlementResource = ReturnType<typeof presentSettlement>;
+export type SettlementResource = z.infer<typeof settlementSchema>;

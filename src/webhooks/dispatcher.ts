@@ -73,10 +73,14 @@ export function startWebhookDispatcher(deps: DispatcherDeps): { sweep(): Promise
     deps.onResult?.("retry");
   }
 
+  // A job keeps its id while a dead worker still holds it, so the sweep cannot re-add it: a short
+  // lock, checked often, hands it back within seconds (the delivery row's own claim decides who sends).
   const worker = new Worker<{ id: string }>(QUEUE, (job) => send(BigInt(job.data.id)), {
     connection: workerConnection,
     prefix: deps.prefix,
     concurrency: 32,
+    lockDuration: 10_000,
+    stalledInterval: 5_000,
   });
   worker.on("error", (err) => logger.warn({ err }, "webhook worker error"));
   worker.on("failed", (job, err) => logger.warn({ delivery: job?.data.id, err }, "webhook job failed; the sweep retries it"));

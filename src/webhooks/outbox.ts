@@ -2,19 +2,11 @@
 // reports, with a delivery row for every enabled endpoint whose filters take it. Whatever
 // happens to the worker or to Redis afterwards, the rows say what is still owed to whom.
 import { sql } from "drizzle-orm";
-import type { SettlementState } from "../db/schema.js";
+import type { SettlementState, WebhookEvent } from "../db/schema.js";
 import type { SettlementRow } from "../db/settlements-repo.js";
 import { presentSettlement } from "../settle/present.js";
 
-export const WEBHOOK_EVENTS = [
-  "settlement.submitted",
-  "settlement.confirmed",
-  "settlement.failed",
-  "settlement.canceled",
-  "settlement.expired",
-  "settlement.needs_review",
-] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+export { WEBHOOK_EVENTS, type WebhookEvent } from "../db/schema.js";
 
 const BY_STATE: Partial<Record<SettlementState, WebhookEvent>> = {
   submitted: "settlement.submitted",

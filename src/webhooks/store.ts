@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { and, desc, eq, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.js";
 import { guardDb } from "../db/ledger.js";
-import { webhookDeliveries, webhookEndpoints, webhookEvents, WEBHOOK_DELIVERY_STATES } from "../db/schema.js";
+import { webhookDeliveries, webhookEndpoints, webhookEvents, WEBHOOK_DELIVERY_STATES, type WebhookEvent } from "../db/schema.js";
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
@@ -41,7 +41,7 @@ export function createWebhookStore(db: Db) {
       });
     },
 
-    async create(e: { url: string; events?: string[]; payTo?: string[] }): Promise<EndpointRow> {
+    async create(e: { url: string; events?: WebhookEvent[]; payTo?: string[] }): Promise<EndpointRow> {
       const [row] = await guardDb("webhook endpoint", () =>
         db
           .insert(webhookEndpoints)

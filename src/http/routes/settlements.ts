@@ -21,7 +21,7 @@ const lowerAddress = z
   .transform((s) => s.toLowerCase());
 const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
-const listQuery = z.strictObject({
+export const listQuery = z.strictObject({
   payer: lowerAddress.optional(),
   payTo: lowerAddress.optional(),
   network: z.string().max(64).optional(),
@@ -37,7 +37,7 @@ const listQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
-const authQuery = z.strictObject({
+export const authQuery = z.strictObject({
   network: z.string().max(64),
   payer: lowerAddress,
   nonce: z

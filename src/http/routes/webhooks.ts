@@ -6,6 +6,7 @@ import { z } from "zod";
 import { WEBHOOK_DELIVERY_STATES } from "../../db/schema.js";
 import { WEBHOOK_EVENTS } from "../../webhooks/outbox.js";
 import type { EndpointRow, WebhookStore } from "../../webhooks/store.js";
+import type { webhookDeliverySchema, webhookEndpointSchema } from "../openapi/resources.js";
 import { targetProblem } from "../../webhooks/targets.js";
 
 export const ROTATION_OVERLAP_MS = 24 * 3600_000;
@@ -21,14 +22,14 @@ const address = z
   .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
   .transform((s) => s.toLowerCase());
 
-const createBody = z.strictObject({
+export const createBody = z.strictObject({
   url: z.string().max(2048),
   events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length).optional(),
   payTo: z.array(address).min(1).max(100).optional(),
 });
 const idParams = z.strictObject({ id: z.uuid() });
 const deliveryParams = z.strictObject({ id: z.uuid(), deliveryId: z.string().regex(/^[1-9][0-9]{0,17}$/, "must be a delivery id") });
-const deliveriesQuery = z.strictObject({
+export const deliveriesQuery = z.strictObject({
   state: z.enum(WEBHOOK_DELIVERY_STATES).optional(),
   limit: z
     .string()
@@ -38,7 +39,7 @@ const deliveriesQuery = z.strictObject({
     .optional(),
 });
 
-export function presentEndpoint(e: EndpointRow) {
+export function presentEndpoint(e: EndpointRow): z.infer<typeof webhookEndpointSchema> {
   return {
     id: e.id,
     url: e.url,
@@ -51,6 +52,16 @@ export function presentEndpoint(e: EndpointRow) {
     createdAt: e.createdAt.toISOString(),
   };
 }
+
+type DeliveryRow = Awaited<ReturnType<WebhookStore["deliveries"]>>[number];
+
+export const presentDelivery = (d: DeliveryRow): z.infer<typeof webhookDeliverySchema> => ({
+  ...d,
+  id: d.id.toString(),
+  nextAttemptAt: d.nextAttemptAt.toISOString(),
+  deliveredAt: d.deliveredAt?.toISOString() ?? null,
+  createdAt: d.createdAt.toISOString(),
+});
 
 function badRequest(reply: FastifyReply, error: z.ZodError) {
   const issue = error.issues[0]!;
@@ -97,15 +108,7 @@ export async function webhooksRoute(app: FastifyInstance, deps: WebhooksRouteDep
     if (!query.success) return badRequest(reply, query.error);
     if (!(await store.get(params.data.id))) return notFound(reply, "webhook endpoint");
     const rows = await store.deliveries(params.data.id, { state: query.data.state, limit: query.data.limit ?? 100 });
-    return {
-      items: rows.map((d) => ({
-        ...d,
-        id: d.id.toString(),
-        nextAttemptAt: d.nextAttemptAt.toISOString(),
-        deliveredAt: d.deliveredAt?.toISOString() ?? null,
-        createdAt: d.createdAt.toISOString(),
-      })),
-    };
+    return { items: rows.map(presentDelivery) };
   });
 
   app.post("/webhooks/:id/deliveries/:deliveryId/replay", { preHandler: deps.auth }, async (req, reply) => {
