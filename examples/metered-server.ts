@@ -3,13 +3,11 @@
 // produced, and names the real charge through the official Settlement-Overrides mechanism, so
 // the middleware settles only that (nothing at all for an empty answer).
 // Run alone: FACILITATOR_URL=http://127.0.0.1:4021 PAY_TO=0x… npx tsx examples/metered-server.ts
-import type { Server } from "node:http";
-import { pathToFileURL } from "node:url";
-import { HTTPFacilitatorClient } from "@x402/core/server";
 import { UptoEvmScheme } from "@x402/evm/upto/server";
 import { paymentMiddleware, setSettlementOverrides, x402ResourceServer } from "@x402/express";
 import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
 import express from "express";
+import { facilitatorClient, isMain, listen, merchantEnv, type Running } from "./serving.js";
 
 export interface MeteredServerOptions {
   facilitatorUrl: string;
@@ -30,12 +28,8 @@ const WORDS = "the quick brown fox jumps over a lazy dog while rivers run to the
 /** Stands in for a model: `n` tokens of text, the same for the same `n`. */
 const generate = (n: number) => Array.from({ length: n }, (_, i) => WORDS[(i * 7) % WORDS.length]).join(" ");
 
-export async function startMeteredServer(o: MeteredServerOptions): Promise<{ url: string; close(): Promise<void> }> {
-  const auth: Record<string, string> = o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {};
-  const facilitator = new HTTPFacilitatorClient({
-    url: o.facilitatorUrl,
-    createAuthHeaders: async () => ({ verify: auth, settle: auth, supported: auth }),
-  });
+export async function startMeteredServer(o: MeteredServerOptions): Promise<Running> {
+  const facilitator = facilitatorClient(o.facilitatorUrl, o.apiKey);
   const network = o.network ?? "eip155:84532";
   const unitPrice = o.unitPrice ?? 10n;
   const maxTokens = o.maxTokens ?? 1000;
@@ -66,21 +60,10 @@ export async function startMeteredServer(o: MeteredServerOptions): Promise<{ url
     setSettlementOverrides(res, { amount: charge.toString() });
     res.json({ text, tokens, charged: charge.toString() });
   });
-  const http: Server = await new Promise((resolve) => {
-    const s = app.listen(o.port, o.host ?? "127.0.0.1", () => resolve(s));
-  });
-  const port = (http.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => http.close(() => r())) };
+  return listen(app, o.port, o.host);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const payTo = process.env.PAY_TO as `0x${string}` | undefined;
-  if (!payTo) throw new Error("set PAY_TO to the merchant address");
-  const s = await startMeteredServer({
-    facilitatorUrl: process.env.FACILITATOR_URL ?? "http://127.0.0.1:4021",
-    payTo,
-    port: Number(process.env.PORT ?? 4023),
-    apiKey: process.env.FACILITATOR_API_KEY,
-  });
+if (isMain(import.meta.url)) {
+  const s = await startMeteredServer(merchantEnv(4023));
   console.log(`metered API on ${s.url}/generate?tokens=120`);
 }

@@ -3,7 +3,6 @@
 // text, and the admin JSON endpoints the page's figures come from.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
@@ -14,6 +13,7 @@ import { createSessions, SESSION_COOKIE, SESSION_TTL_SECONDS } from "../src/http
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { ADMIN_KEY, startFacilitator, type TestFacilitator } from "./support/facilitator.js";
 import { fundedPayment } from "./support/payments.js";
+import { freePort } from "./support/ports.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = [
@@ -36,14 +36,6 @@ let txHash: string;
 let settlementId: string;
 let payer: string;
 let webhookUrl: string;
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -86,7 +78,7 @@ beforeAll(async () => {
   chain = await startTestChain();
   fac = await startFacilitator(chain, { WEBHOOK_ALLOW_PRIVATE_URLS: "1" }, { worker: false });
   // An endpoint nobody listens on: its delivery of the settlement's events fails and is retried.
-  webhookUrl = `http://127.0.0.1:${await closedPort()}/hooks/x402`;
+  webhookUrl = `http://127.0.0.1:${await freePort()}/hooks/x402`;
   const created = await fetch(`${fac.url}/webhooks`, {
     method: "POST",
     headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },

@@ -2,10 +2,10 @@
 // api or the worker really exports, it picks its datasource through a variable, and Prometheus's
 // scrape targets are the compose services' metrics ports.
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { expect, it } from "vitest";
 import { startFacilitator } from "./support/facilitator.js";
 import { useLab } from "./support/lab.js";
+import { freePort } from "./support/ports.js";
 
 const DASHBOARD = "docker/monitoring/grafana/dashboards/x402-facilitator.json";
 const lab = useLab();
@@ -15,14 +15,6 @@ interface Panel {
   title: string;
   datasource?: { uid?: string };
   targets?: { expr: string; datasource?: { uid?: string } }[];
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Metric families a /metrics page declares (`# TYPE name kind`). */

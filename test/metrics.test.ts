@@ -2,7 +2,6 @@
 // verify and a failed settle: each counter moves by exactly one under the right labels, each
 // settlement stage gains one observation, the relayer's balance gauge is what the chain says,
 // gas is metered from the receipt, and nothing is labelled by payer.
-import { createServer } from "node:net";
 import { formatEther, parseUnits, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { expect, it } from "vitest";
@@ -10,6 +9,7 @@ import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { startFacilitator } from "./support/facilitator.js";
 import { useLab } from "./support/lab.js";
 import { fundedPayment } from "./support/payments.js";
+import { freePort } from "./support/ports.js";
 
 const METRICS_KEY = "metrics-key-0123456789abcdef";
 const relayer = privateKeyToAccount(ANVIL_KEYS[0]).address;
@@ -36,14 +36,6 @@ async function scrape(url: string, key = METRICS_KEY): Promise<{ samples: Sample
 }
 
 const delta = (before: Samples, after: Samples, key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function post(url: string, body: unknown) {
   const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });

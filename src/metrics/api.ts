@@ -109,3 +109,11 @@ export function apiMetrics(registry: Registry, deps: ApiMetricsDeps) {
 }
 
 export type ApiMetrics = ReturnType<typeof apiMetrics>;
+
+/** Times one /verify or /settle from now: the returned function records it under the body's network and scheme. */
+export function timeRequest(record: ((o: Outcome) => void) | undefined, body: unknown) {
+  const began = performance.now();
+  const requirements = (body as { paymentRequirements?: { network?: unknown; scheme?: unknown } } | null)?.paymentRequirements;
+  return (result: Outcome["result"], reason?: string) =>
+    record?.({ network: requirements?.network, scheme: requirements?.scheme, result, reason, seconds: (performance.now() - began) / 1000 });
+}

@@ -8,7 +8,7 @@ import { presentSettlement } from "../../settle/present.js";
 import { createKeyRing } from "../auth.js";
 import { readCookie, sessionCookie } from "./cookies.js";
 import type { SafeHtml } from "./html.js";
-import { firstProblem } from "./invalid-query.js";
+import { firstProblem } from "../invalid-request.js";
 import { loginPage, messagePage } from "./layout.js";
 import type { OperatorReads } from "./operator-reads.js";
 import { overviewPage } from "./overview-page.js";

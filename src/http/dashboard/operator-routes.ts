@@ -2,7 +2,7 @@
 // with the backlog, and failing webhook deliveries.
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import { z } from "zod";
-import { invalidRequest } from "./invalid-query.js";
+import { invalidRequest } from "../invalid-request.js";
 import type { OperatorReads } from "./operator-reads.js";
 import { STATS_WINDOWS } from "./settlement-stats.js";
 

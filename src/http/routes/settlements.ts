@@ -1,13 +1,14 @@
 // Operator view of the ledger (admin key): one settlement with its full history, filtered
 // lists with keyset cursors, and lookups by transaction hash or by authorization. Signatures
 // are never returned: until validBefore they are spendable.
-import type { FastifyInstance, FastifyReply, preHandlerAsyncHookHandler } from "fastify";
+import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import { z } from "zod";
 import { SETTLEMENT_STATES } from "../../db/schema.js";
 import type { SettlementQueries } from "../../db/settlement-queries.js";
 import type { SettlementRow } from "../../db/settlements-repo.js";
 import type { NetworkLookup } from "../../config/config.js";
 import { presentSettlement } from "../../settle/present.js";
+import { badRequest, lowerAddress } from "../invalid-request.js";
 
 export interface SettlementsRouteDeps {
   queries: SettlementQueries;
@@ -15,10 +16,6 @@ export interface SettlementsRouteDeps {
   auth: preHandlerAsyncHookHandler;
 }
 
-const lowerAddress = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
-  .transform((s) => s.toLowerCase());
 const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
 export const listQuery = z.strictObject({
@@ -52,13 +49,6 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefin
   const createdAt = new Date(at ?? "");
   if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id ?? "")) return undefined;
   return { createdAt, id: id! };
-}
-
-function badRequest(reply: FastifyReply, error: z.ZodError) {
-  const issue = error.issues[0]!;
-  const field = issue.path.join(".") || "(query)";
-  const message = issue.code === "unrecognized_keys" ? `unknown filter(s) ${issue.keys.join(", ")}` : issue.message;
-  return reply.code(400).send({ error: "invalid_request", field, message: `${field}: ${message}` });
 }
 
 export async function settlementsRoute(app: FastifyInstance, deps: SettlementsRouteDeps): Promise<void> {

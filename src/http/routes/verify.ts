@@ -1,5 +1,5 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
-import type { ApiMetrics } from "../../metrics/api.js";
+import { timeRequest, type ApiMetrics } from "../../metrics/api.js";
 import type { Verifier } from "../../schemes/scheme.js";
 import { Reason } from "../../x402/reasons.js";
 import { parseFacilitatorRequest, type PayloadSchemaFor } from "../../x402/wire.js";
@@ -17,16 +17,7 @@ export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): 
     "/verify",
     { preHandler: deps.auth, schema: { response: { 200: verifyResponseSchema, 400: errorResponseSchema } } },
     async (req, reply) => {
-      const began = performance.now();
-      const requirements = (req.body as { paymentRequirements?: { network?: unknown; scheme?: unknown } } | null)?.paymentRequirements;
-      const observe = (result: "valid" | "invalid" | "bad_request" | "error", reason?: string) =>
-        deps.metrics?.verified({
-          network: requirements?.network,
-          scheme: requirements?.scheme,
-          result,
-          reason,
-          seconds: (performance.now() - began) / 1000,
-        });
+      const observe = timeRequest(deps.metrics?.verified, req.body);
       const parsed = parseFacilitatorRequest(req.body, deps.payloadSchemaFor);
       if (!parsed.ok) {
         observe("bad_request", Reason.invalidPayload);

@@ -8,6 +8,7 @@ import { WEBHOOK_EVENTS } from "../../webhooks/outbox.js";
 import type { EndpointRow, WebhookStore } from "../../webhooks/store.js";
 import type { webhookDeliverySchema, webhookEndpointSchema } from "../openapi/resources.js";
 import { targetProblem } from "../../webhooks/targets.js";
+import { badRequest, lowerAddress } from "../invalid-request.js";
 
 export const ROTATION_OVERLAP_MS = 24 * 3600_000;
 
@@ -17,15 +18,10 @@ export interface WebhooksRouteDeps {
   auth: preHandlerAsyncHookHandler;
 }
 
-const address = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
-  .transform((s) => s.toLowerCase());
-
 export const createBody = z.strictObject({
   url: z.string().max(2048),
   events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length).optional(),
-  payTo: z.array(address).min(1).max(100).optional(),
+  payTo: z.array(lowerAddress).min(1).max(100).optional(),
 });
 const idParams = z.strictObject({ id: z.uuid() });
 const deliveryParams = z.strictObject({ id: z.uuid(), deliveryId: z.string().regex(/^[1-9][0-9]{0,17}$/, "must be a delivery id") });
@@ -63,12 +59,6 @@ export const presentDelivery = (d: DeliveryRow): z.infer<typeof webhookDeliveryS
   createdAt: d.createdAt.toISOString(),
 });
 
-function badRequest(reply: FastifyReply, error: z.ZodError) {
-  const issue = error.issues[0]!;
-  const field = issue.path.join(".") || "(body)";
-  return reply.code(400).send({ error: "invalid_request", field, message: `${field}: ${issue.message}` });
-}
-
 const notFound = (reply: FastifyReply, what: string) => reply.code(404).send({ error: "not_found", message: `no such ${what}` });
 
 export async function webhooksRoute(app: FastifyInstance, deps: WebhooksRouteDeps): Promise<void> {
@@ -76,7 +66,7 @@ export async function webhooksRoute(app: FastifyInstance, deps: WebhooksRouteDep
 
   app.post("/webhooks", { preHandler: deps.auth }, async (req, reply) => {
     const parsed = createBody.safeParse(req.body ?? {});
-    if (!parsed.success) return badRequest(reply, parsed.error);
+    if (!parsed.success) return badRequest(reply, parsed.error, "(body)");
     const problem = await targetProblem(parsed.data.url, deps.allowPrivate);
     if (problem) return reply.code(400).send({ error: "invalid_request", field: "url", message: `url: ${problem}` });
     const row = await store.create(parsed.data);

@@ -1,0 +1,21 @@
+// Bad input as the operator and admin APIs report it: HTTP 400 with the first problem, naming
+// its field; and the input shapes several of them share.
+import type { FastifyReply } from "fastify";
+import { z } from "zod";
+
+export function firstProblem(error: z.ZodError, whole = "(query)"): { field: string; message: string } {
+  const issue = error.issues[0]!;
+  const field = issue.path.join(".") || whole;
+  const message = issue.code === "unrecognized_keys" ? `unknown parameter(s) ${issue.keys.join(", ")}` : issue.message;
+  return { field, message: `${field}: ${message}` };
+}
+
+export const invalidRequest = (error: z.ZodError, whole?: string) => ({ error: "invalid_request", ...firstProblem(error, whole) });
+
+export const badRequest = (reply: FastifyReply, error: z.ZodError, whole?: string) => reply.code(400).send(invalidRequest(error, whole));
+
+/** An address as the ledger keeps it (lower case). */
+export const lowerAddress = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
+  .transform((s) => s.toLowerCase());
