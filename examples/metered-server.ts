@@ -7,16 +7,9 @@ import { UptoEvmScheme } from "@x402/evm/upto/server";
 import { paymentMiddleware, setSettlementOverrides, x402ResourceServer } from "@x402/express";
 import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
 import express from "express";
-import { facilitatorClient, isMain, listen, merchantEnv, type Running } from "./serving.js";
+import { facilitatorClient, isMain, listen, merchantEnv, type MerchantOptions, type Running } from "./serving.js";
 
-export interface MeteredServerOptions {
-  facilitatorUrl: string;
-  payTo: `0x${string}`;
-  port: number;
-  host?: string;
-  /** Sent as `Authorization: Bearer …` when the facilitator has API_KEYS set. */
-  apiKey?: string;
-  network?: `${string}:${string}`;
+export interface MeteredServerOptions extends MerchantOptions {
   /** Price of one generated token in USDC's smallest unit (default 10: $0.00001). */
   unitPrice?: bigint;
   /** The longest answer, so the most a request can cost (default 1000 tokens). */

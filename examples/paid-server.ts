@@ -4,16 +4,9 @@ import { ExactEvmScheme } from "@x402/evm/exact/server";
 import { paymentMiddleware, x402ResourceServer } from "@x402/express";
 import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
 import express from "express";
-import { facilitatorClient, isMain, listen, merchantEnv, type Running } from "./serving.js";
+import { facilitatorClient, isMain, listen, merchantEnv, type MerchantOptions, type Running } from "./serving.js";
 
-export interface PaidServerOptions {
-  facilitatorUrl: string;
-  payTo: `0x${string}`;
-  port: number;
-  host?: string;
-  /** Sent as `Authorization: Bearer …` when the facilitator has API_KEYS set. */
-  apiKey?: string;
-  network?: `${string}:${string}`;
+export interface PaidServerOptions extends MerchantOptions {
   /**
    * A token to sell /weather-permit2 for, paid through Permit2 (any ERC-20). Its route offers
    * EIP-2612 gas sponsoring, so a buyer who never approved Permit2 pays in one step.

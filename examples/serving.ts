@@ -5,6 +5,17 @@ import { pathToFileURL } from "node:url";
 import { HTTPFacilitatorClient } from "@x402/core/server";
 import type { Express } from "express";
 
+/** Where an example merchant listens, whom it is paid, and which facilitator it asks. */
+export interface MerchantOptions {
+  facilitatorUrl: string;
+  payTo: `0x${string}`;
+  port: number;
+  host?: string;
+  /** Sent as `Authorization: Bearer …` when the facilitator has API_KEYS set. */
+  apiKey?: string;
+  network?: `${string}:${string}`;
+}
+
 export interface Running {
   url: string;
   close(): Promise<void>;

@@ -19,3 +19,10 @@ export const lowerAddress = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
   .transform((s) => s.toLowerCase());
+
+/** A page size of 1 to 500, as a query parameter. */
+export const pageLimit = z
+  .string()
+  .regex(/^[1-9][0-9]{0,2}$/, "must be 1 to 500")
+  .transform(Number)
+  .refine((n) => n <= 500, "must be 1 to 500");

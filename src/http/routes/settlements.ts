@@ -8,7 +8,7 @@ import type { SettlementQueries } from "../../db/settlement-queries.js";
 import type { SettlementRow } from "../../db/settlements-repo.js";
 import type { NetworkLookup } from "../../config/config.js";
 import { presentSettlement } from "../../settle/present.js";
-import { badRequest, lowerAddress } from "../invalid-request.js";
+import { badRequest, lowerAddress, pageLimit } from "../invalid-request.js";
 
 export interface SettlementsRouteDeps {
   queries: SettlementQueries;
@@ -25,12 +25,7 @@ export const listQuery = z.strictObject({
   status: z.enum(SETTLEMENT_STATES).optional(),
   since: isoDate.optional(),
   until: isoDate.optional(),
-  limit: z
-    .string()
-    .regex(/^[1-9][0-9]{0,2}$/, "must be 1 to 500")
-    .transform(Number)
-    .refine((n) => n <= 500, "must be 1 to 500")
-    .optional(),
+  limit: pageLimit.optional(),
   cursor: z.string().max(200).optional(),
 });
 

@@ -8,7 +8,7 @@ import { WEBHOOK_EVENTS } from "../../webhooks/outbox.js";
 import type { EndpointRow, WebhookStore } from "../../webhooks/store.js";
 import type { webhookDeliverySchema, webhookEndpointSchema } from "../openapi/resources.js";
 import { targetProblem } from "../../webhooks/targets.js";
-import { badRequest, lowerAddress } from "../invalid-request.js";
+import { badRequest, lowerAddress, pageLimit } from "../invalid-request.js";
 
 export const ROTATION_OVERLAP_MS = 24 * 3600_000;
 
@@ -27,12 +27,7 @@ const idParams = z.strictObject({ id: z.uuid() });
 const deliveryParams = z.strictObject({ id: z.uuid(), deliveryId: z.string().regex(/^[1-9][0-9]{0,17}$/, "must be a delivery id") });
 export const deliveriesQuery = z.strictObject({
   state: z.enum(WEBHOOK_DELIVERY_STATES).optional(),
-  limit: z
-    .string()
-    .regex(/^[1-9][0-9]{0,2}$/, "must be 1 to 500")
-    .transform(Number)
-    .refine((n) => n <= 500, "must be 1 to 500")
-    .optional(),
+  limit: pageLimit.optional(),
 });
 
 export function presentEndpoint(e: EndpointRow): z.infer<typeof webhookEndpointSchema> {
