@@ -3,13 +3,17 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { createKeyRing, requireKey } from "./http/auth.js";
+import { createKeyRing, createPolicyRing, requireKey } from "./http/auth.js";
+import type { KeyEntry } from "./policy/api-keys.js";
+import type { Guard } from "./policy/guard.js";
+import { registerRateLimit, type RateLimitDeps } from "./policy/rate-limit.js";
 import { installErrorHandler } from "./http/error-handler.js";
 import { healthRoute, type ReadinessCheck } from "./http/routes/health.js";
 import { metricsRoute } from "./http/routes/metrics.js";
 import { registerOpenApi } from "./http/openapi/plugin.js";
 import { APP_VERSION } from "./version.js";
 import { webhooksRoute } from "./http/routes/webhooks.js";
+import { keysRoute } from "./http/routes/keys.js";
 import { dashboardRoute } from "./http/dashboard/dashboard-route.js";
 import type { OperatorReads } from "./http/dashboard/operator-reads.js";
 import { operatorRoute } from "./http/dashboard/operator-routes.js";
@@ -40,7 +44,14 @@ export interface AppDeps {
   settle: SettleService;
   queries: SettlementQueries;
   chains: NetworkLookup;
-  apiKeys: readonly string[];
+  /** Every API key with its policy (digests only); none: /verify and /settle are open. */
+  apiKeys: readonly KeyEntry[];
+  /** Wei each API key has spent on gas today (UTC), for GET /keys. */
+  gasSpentToday?: () => Promise<Map<string, bigint>>;
+  /** Policy, budgets and screening, checked before any RPC. */
+  guard?: Guard;
+  /** Rate limits, counted in Redis across api processes. */
+  rateLimit?: Omit<RateLimitDeps, "keys">;
   /** Operator endpoints are mounted only when a key guards them. */
   adminApiKey?: string;
   relayerAddresses(): Promise<string[]>;
@@ -86,11 +97,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   await registerOpenApi(app, { basePath: deps.basePath, version: APP_VERSION });
-  const auth = deps.apiKeys.length ? requireKey(createKeyRing(deps.apiKeys), "x402-facilitator") : undefined;
+  const keyRing = deps.apiKeys.length ? createPolicyRing(deps.apiKeys) : undefined;
+  const auth = keyRing ? requireKey(keyRing, "x402-facilitator") : undefined;
+  if (deps.rateLimit) await registerRateLimit(app, { ...deps.rateLimit, keys: keyRing });
   const api = async (scope: FastifyInstance) => {
     const metrics = deps.metrics?.api;
-    await scope.register(verifyRoute, { verifier: deps.verifier, payloadSchemaFor: deps.payloadSchemaFor, auth, metrics });
-    await scope.register(settleRoute, { settle: deps.settle, payloadSchemaFor: deps.payloadSchemaFor, auth, metrics });
+    const guard = deps.guard;
+    await scope.register(verifyRoute, { verifier: deps.verifier, payloadSchemaFor: deps.payloadSchemaFor, auth, metrics, guard });
+    await scope.register(settleRoute, { settle: deps.settle, payloadSchemaFor: deps.payloadSchemaFor, auth, metrics, guard });
     if (deps.metrics) {
       const { registry, apiKey } = deps.metrics;
       await scope.register(metricsRoute, {
@@ -101,6 +115,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (deps.adminApiKey) {
       const admin = requireKey(createKeyRing([deps.adminApiKey]), "x402-facilitator-admin");
       await scope.register(settlementsRoute, { queries: deps.queries, networks: deps.chains, auth: admin });
+      if (deps.gasSpentToday)
+        await scope.register(keysRoute, { policies: deps.apiKeys.map((k) => k.policy), gasSpentToday: deps.gasSpentToday, auth: admin });
       if (deps.webhooks) await scope.register(webhooksRoute, { ...deps.webhooks, auth: admin });
       if (deps.operator) {
         const reads = deps.operator;

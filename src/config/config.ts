@@ -1,6 +1,7 @@
 // The only reader of process.env: every variable is validated once at start, and a bad one
 // stops the process with a single line naming it.
 import { urlProblem } from "../webhooks/targets.js";
+import { loadKeysFile, plainKey, type KeyEntry } from "../policy/api-keys.js";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { getAddress, isAddress, type Address } from "viem";
@@ -25,6 +26,14 @@ export interface Config {
   redisUrl: string;
   networks: EnabledNetwork[];
   apiKeys: string[];
+  /** Every API key (API_KEYS without policy, API_KEYS_FILE with one), kept as digests. */
+  apiKeyEntries: KeyEntry[];
+  /** Requests per second (and burst) per API key, or per client address when the api is open. */
+  rateLimit?: { perSecond: number; burst?: number };
+  /** Failed verifies/settles a payer may cause per minute before its requests are refused. */
+  payerFailureBudget?: number;
+  /** Address screening: a list file and/or an HTTP preflight (fails closed). */
+  screening: { file?: string; url?: string; timeoutMs: number };
   adminApiKey?: string;
   settleWaitMs: number;
   settleMaxWaitMs: number;
@@ -156,6 +165,16 @@ const baseSchema = z.object({
     .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, "must be whsec_ followed by 24 to 64 base64-encoded bytes")
     .optional(),
   WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(["0", "1"]).default("0"),
+  API_KEYS_FILE: z.string().optional(),
+  RATE_LIMIT_PER_SECOND: z.coerce.number().positive().max(100_000).optional(),
+  RATE_LIMIT_BURST: z.coerce.number().int().positive().max(1_000_000).optional(),
+  PAYER_FAILURE_BUDGET: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  SCREENING_FILE: z.string().optional(),
+  SCREENING_URL: z
+    .string()
+    .refine((s) => /^https?:\/\/[^\s]+$/.test(s), "not an http(s) URL")
+    .optional(),
+  SCREENING_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2_000),
   TRUST_PROXY: z
     .string()
     .regex(/^(true|false|[0-9]{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, "true, false, a hop count, or addresses/CIDRs comma-separated")
@@ -230,6 +249,15 @@ function resolveNetworks(env: Record<string, string | undefined>, file?: string)
   return enabled;
 }
 
+function keysFile(path: string | undefined): KeyEntry[] {
+  if (!path) return [];
+  try {
+    return loadKeysFile(path);
+  } catch (err) {
+    throw new ConfigError("API_KEYS_FILE", (err as Error).message);
+  }
+}
+
 /** Fastify's trustProxy: off by default, since a forged X-Forwarded-For would otherwise be believed. */
 function trustProxyOf(v: string | undefined): boolean | number | string {
   if (v === undefined || v === "false") return false;
@@ -259,6 +287,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     redisUrl: e.REDIS_URL,
     networks: resolveNetworks(env, e.NETWORKS_FILE),
     apiKeys: list(e.API_KEYS),
+    apiKeyEntries: [...list(e.API_KEYS).map(plainKey), ...keysFile(e.API_KEYS_FILE)],
+    rateLimit: e.RATE_LIMIT_PER_SECOND ? { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST } : undefined,
+    payerFailureBudget: e.PAYER_FAILURE_BUDGET,
+    screening: { file: e.SCREENING_FILE, url: e.SCREENING_URL, timeoutMs: e.SCREENING_TIMEOUT_MS },
     adminApiKey: e.ADMIN_API_KEY,
     settleWaitMs: e.SETTLE_WAIT_MS,
     settleMaxWaitMs: Math.max(e.SETTLE_MAX_WAIT_MS, e.SETTLE_WAIT_MS),

@@ -8,6 +8,7 @@ import type { SettlementRow } from "./settlements-repo.js";
 export interface SettlementFilter {
   payer?: string;
   payTo?: string;
+  apiKeyId?: string;
   chainId?: number;
   state?: SettlementState;
   since?: Date;
@@ -22,6 +23,7 @@ export function createSettlementQueries(db: Db) {
       const where: SQL[] = [];
       if (f.payer) where.push(eq(settlements.payer, f.payer));
       if (f.payTo) where.push(eq(settlements.payTo, f.payTo));
+      if (f.apiKeyId) where.push(eq(settlements.apiKeyId, f.apiKeyId));
       if (f.chainId !== undefined) where.push(eq(settlements.chainId, f.chainId));
       if (f.state) where.push(eq(settlements.state, f.state));
       if (f.since) where.push(gte(settlements.createdAt, f.since));

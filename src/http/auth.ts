@@ -1,43 +1,51 @@
 // Bearer-key checks. Keys are compared by their SHA-256 digests in constant time, so neither
-// timing nor length leaks how close a guess was.
-import { createHash, timingSafeEqual } from "node:crypto";
+// timing nor length leaks how close a guess was; the keys themselves are not kept.
+import { timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
-
-const digest = (s: string) => createHash("sha256").update(s).digest();
+import { plainKey, sha256, type KeyEntry, type KeyPolicy } from "../policy/api-keys.js";
 
 export interface KeyRing {
-  /** The matching key's short id (for logs and the ledger), or undefined. */
-  match(header: string | undefined): string | undefined;
+  /** The matching key's policy (its id names it in logs and the ledger), or undefined. */
+  match(header: string | undefined): KeyPolicy | undefined;
 }
 
-export function createKeyRing(keys: readonly string[]): KeyRing {
-  const entries = keys.map((k) => ({ digest: digest(k), id: digest(k).toString("hex").slice(0, 12) }));
+/** Reads the bearer key of an Authorization header. */
+export const bearerOf = (header: string | undefined) => /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")?.[1];
+
+export function createPolicyRing(entries: readonly KeyEntry[]): KeyRing {
   return {
     match(header) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
-      if (!m) return undefined;
-      const d = digest(m[1]!);
-      let found: string | undefined;
-      for (const e of entries) if (timingSafeEqual(d, e.digest)) found = e.id;
+      const key = bearerOf(header);
+      if (!key) return undefined;
+      const d = sha256(key);
+      // Every entry is compared, found or not: the time taken says nothing of which one matched.
+      let found: KeyPolicy | undefined;
+      for (const e of entries) if (timingSafeEqual(d, e.digest)) found = e.policy;
       return found;
     },
   };
 }
 
+/** Keys without policy (API_KEYS, the admin and metrics keys). */
+export const createKeyRing = (keys: readonly string[]): KeyRing => createPolicyRing(keys.map(plainKey));
+
 declare module "fastify" {
   interface FastifyRequest {
     apiKeyId?: string;
+    /** The policy of the key the request carried (API keys only). */
+    keyPolicy?: KeyPolicy;
   }
 }
 
 /** A preHandler that answers 401 unless the request carries one of the keys. */
 export function requireKey(ring: KeyRing, realm: string) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    const id = ring.match(req.headers.authorization);
-    if (!id) {
+    const policy = ring.match(req.headers.authorization);
+    if (!policy) {
       reply.header("www-authenticate", `Bearer realm="${realm}"`);
       return reply.code(401).send({ error: "unauthorized", message: "missing or unknown bearer key" });
     }
-    req.apiKeyId = id;
+    req.apiKeyId = policy.id;
+    req.keyPolicy = policy;
   };
 }

@@ -17,6 +17,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     const status = (err as FastifyError).statusCode;
     if (status && status >= 400 && status < 500) {
       const code = (err as FastifyError).code;
+      if (status === 429) return reply.code(429).send({ error: "rate_limited", message: err.message });
       // An oversized body is malformed input like any other: one status for all of it.
       const statusOut = code === "FST_ERR_CTP_BODY_TOO_LARGE" ? 400 : status;
       return reply

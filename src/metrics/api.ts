@@ -3,6 +3,7 @@
 // closed set (enabled networks, known schemes, our own reason words): never the payer, nonce or
 // hash, and never a string a client made up.
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { formatEther } from "viem";
 import type { NetworkLookup } from "../config/config.js";
 import { SETTLEMENT_STATES, type SettlementState } from "../db/schema.js";
 
@@ -13,6 +14,8 @@ export interface ApiMetricsDeps {
   oldestOpenSince(): Promise<Date | undefined>;
   queueCounts(): Promise<Record<string, number>>;
   oldestUndeliveredSince(): Promise<Date | undefined>;
+  /** Wei each API key spent on gas today (UTC). */
+  keyGasToday?(): Promise<Map<string, bigint>>;
 }
 
 export interface Outcome {
@@ -85,6 +88,16 @@ export function apiMetrics(registry: Registry, deps: ApiMetricsDeps) {
     async collect() {
       const since = await quietly(deps.oldestUndeliveredSince());
       if (since !== null) this.set(since ? Math.max(0, (Date.now() - since.getTime()) / 1000) : 0);
+    },
+  });
+  new Gauge({
+    name: "x402_api_key_gas_spent_today_eth",
+    help: "Gas each API key has spent since 00:00 UTC, from receipts, in ETH units (its budget's state)",
+    labelNames: ["key"],
+    registers: [registry],
+    async collect() {
+      const spent = deps.keyGasToday && (await quietly(deps.keyGasToday()));
+      for (const [key, wei] of spent ?? []) this.set({ key }, Number(formatEther(wei)));
     },
   });
   new Gauge({

@@ -17,6 +17,10 @@ import { createRecoveryThreads } from "../evm/recovery-threads.js";
 import type { ReadinessCheck } from "../http/routes/health.js";
 import { assertChainIds, createChains, relayerGas } from "./chains.js";
 import { recent } from "./recent.js";
+import { createFailureBudget } from "../policy/failure-budget.js";
+import { createGasMeter } from "../policy/gas-budget.js";
+import { createGuard } from "../policy/guard.js";
+import { createScreening } from "../policy/screening.js";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { apiMetrics } from "../metrics/api.js";
 import { rpcMetrics } from "../metrics/rpc.js";
@@ -25,6 +29,8 @@ import { createOperatorReads } from "../http/dashboard/operator-reads.js";
 
 /** How stale the api's list of relayer keys may be (a new worker's keys show up this late). */
 const RELAYER_LIST_TTL_MS = 5_000;
+/** How stale a key's gas spent today may be when its budget is checked. */
+const GAS_SPENT_TTL_MS = 2_000;
 
 export interface Api {
   app: FastifyInstance;
@@ -65,6 +71,19 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   });
   const repo = createSettlementsRepo(database.db);
   const queue = createSettlementQueue(redis, config.queuePrefix);
+  const gasMeter = createGasMeter(database.db);
+  const gasToday = recent(gasMeter.today, GAS_SPENT_TTL_MS);
+  const screening = createScreening({ ...config.screening, logger });
+  const guard = createGuard({
+    networks: chains,
+    methods,
+    logger,
+    failures: config.payerFailureBudget
+      ? createFailureBudget(redis, { budget: config.payerFailureBudget, prefix: config.queuePrefix })
+      : undefined,
+    screening,
+    gasSpentToday: async (keyId) => (await gasToday()).get(keyId) ?? 0n,
+  });
   const waiter = createSettlementWaiter(database.sql);
   const settle = createSettleService({
     networks: chains,
@@ -77,6 +96,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     settleWaitMs: config.settleWaitMs,
     settleMaxWaitMs: config.settleMaxWaitMs,
     logger,
+    guard,
   });
 
   const readiness: Record<string, ReadinessCheck> = {
@@ -115,6 +135,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
         oldestOpenSince: queries.oldestOpenSince,
         queueCounts: queue.counts,
         oldestUndeliveredSince: webhookStore.oldestPendingSince,
+        keyGasToday: gasToday,
       }),
     },
     operator: createOperatorReads({
@@ -127,7 +148,13 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     }),
     chains,
     adminApiKey: config.adminApiKey,
-    apiKeys: config.apiKeys,
+    apiKeys: config.apiKeyEntries,
+    guard,
+    gasSpentToday: gasToday,
+    rateLimit:
+      config.rateLimit || config.apiKeyEntries.some((k) => k.policy.rateLimit)
+        ? { redis, prefix: config.queuePrefix, defaults: config.rateLimit }
+        : undefined,
     relayerAddresses,
     readiness,
     basePath: config.basePath,
@@ -144,6 +171,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
       const idleSweep = setInterval(() => app.server.closeIdleConnections(), 100);
       await app.close().finally(() => clearInterval(idleSweep));
       await recovery.close();
+      screening?.close();
       await queue.close();
       redis.disconnect();
       await database.close();

@@ -21,6 +21,7 @@ import { rpcMetrics } from "../metrics/rpc.js";
 import { serveMetrics } from "../metrics/server.js";
 import { workerMetrics } from "../metrics/worker.js";
 import { startWebhookDispatcher } from "../webhooks/dispatcher.js";
+import { createGasMeter } from "../policy/gas-budget.js";
 import { createWebhookStore } from "../webhooks/store.js";
 import { targetProblem } from "../webhooks/targets.js";
 
@@ -91,6 +92,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     stopping: () => stopping,
     receiptTimeoutMs: opts.receiptTimeoutMs,
     metrics,
+    gasMeter: createGasMeter(database.db),
   });
 
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });

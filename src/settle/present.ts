@@ -16,6 +16,7 @@ export function presentSettlement(row: SettlementRow): z.infer<typeof settlement
     asset: row.asset,
     payer: row.payer,
     payTo: row.payTo,
+    apiKeyId: row.apiKeyId,
     value: row.value,
     /** What the payment moves: the authorized value unless the method charged less. */
     chargedAmount: row.chargedAmount ?? row.value,

@@ -10,6 +10,8 @@ import type { MethodRegistry, Verifier } from "../schemes/scheme.js";
 import type { FacilitatorRequest } from "../x402/wire.js";
 import { answerFromRow, failure, isDecided, type SettleResponse } from "./answer.js";
 import type { SettlementWaiter } from "./waiter.js";
+import type { KeyPolicy } from "../policy/api-keys.js";
+import type { Guard, Refusal } from "../policy/guard.js";
 
 export const Duplicate = "duplicate_settlement";
 /** A queue that went away after the claim must not hold the request: the reconciler enqueues later. */
@@ -45,6 +47,8 @@ export interface SettleServiceDeps {
    */
   settleMaxWaitMs: number;
   logger: Logger;
+  /** Policy, budgets and screening, checked before anything is verified. */
+  guard?: Pick<Guard, "check">;
 }
 
 /** Key-order independent hash of the request: identical retries match it, any change does not. */
@@ -121,7 +125,27 @@ export function createSettleService(deps: SettleServiceDeps) {
     return answer;
   }
 
-  return async function settle(req: FacilitatorRequest, ctx: { apiKeyId?: string } = {}): Promise<SettleResponse> {
+  /**
+   * Screening refused a payment: when it is a genuine one (it verifies), it is recorded as a
+   * rejected settlement naming the listed party, so operators see it; nothing is sent.
+   */
+  async function rejectScreened(req: FacilitatorRequest, refusal: Refusal, hash: string, apiKeyId?: string): Promise<void> {
+    const method = deps.methods.forRequest(req);
+    const verdict = await deps.verifier(req, { checkLedger: false, settling: true });
+    if (!verdict.isValid) return;
+    await repo.claim({
+      ...method.ledgerEntry(req, deps.networks),
+      payloadSha256: hash,
+      x402Version: req.version,
+      requestNetwork: req.paymentRequirements.network,
+      apiKeyId,
+      state: "rejected",
+      errorReason: refusal.reason,
+      errorMessage: `screening listed the ${refusal.screened}`,
+    });
+  }
+
+  return async function settle(req: FacilitatorRequest, ctx: { apiKeyId?: string; policy?: KeyPolicy } = {}): Promise<SettleResponse> {
     const method = deps.methods.forRequest(req);
     const { payer, network, key } = method.facts(req, deps.networks);
     const hash = requestHash(req);
@@ -129,6 +153,12 @@ export function createSettleService(deps: SettleServiceDeps) {
     // A known payment is answered from the ledger, without touching the chain.
     const known = key && (await repo.findByKey(key));
     if (known) return answerClaimed(known, hash, payer, network, ctx.apiKeyId);
+
+    const refused = await deps.guard?.check(req, { policy: ctx.policy, settling: true });
+    if (refused) {
+      if (refused.screened) await rejectScreened(req, refused, hash, ctx.apiKeyId);
+      return failure(refused.reason, payer, network, refused.message);
+    }
 
     const verdict = await deps.verifier(req, { checkLedger: false, settling: true });
     if (!verdict.isValid) {

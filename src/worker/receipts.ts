@@ -30,6 +30,8 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
   async function settleReceipt(row: SettlementRow, net: EnabledNetwork, client: PublicClient, receipt: TransactionReceipt) {
     // Gas is spent whatever the outcome: metered from the receipt, never from the estimate.
     ctx.metrics?.receipt(net.name, receipt);
+    // The keys' daily gas budgets are metered from the same receipts (once per transaction).
+    await ctx.gasMeter?.charge(receipt.transactionHash, receipt.gasUsed * receipt.effectiveGasPrice);
     if (receipt.status === "success" && sideOf(row).paidIn(receipt.logs, row)) return markMined({ repo, logger }, row, receipt, true);
     // A mined batch whose call for this settlement failed alone: unless the authorization got
     // spent elsewhere, it simply goes back in line (its nonce is used by the batch, nothing lost).

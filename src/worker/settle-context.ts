@@ -11,6 +11,7 @@ import type { MethodRegistry, SettlementSide } from "../schemes/scheme.js";
 import type { BlockClock } from "./block-clock.js";
 import type { RelayerPool } from "./relayer-pool.js";
 import type { WorkerMetrics } from "../metrics/worker.js";
+import type { GasMeter } from "../policy/gas-budget.js";
 
 export interface SettlerDeps {
   repo: SettlementsRepo;
@@ -30,6 +31,7 @@ export interface SettlerDeps {
   /** Longest a job waits for a receipt before leaving the row to the reconciler. */
   receiptTimeoutMs?: number;
   metrics?: WorkerMetrics;
+  gasMeter?: Pick<GasMeter, "charge">;
 }
 
 export interface SettleContext extends SettlerDeps {

@@ -78,6 +78,7 @@ export const settlementSchema = z
     asset: address,
     payer: address,
     payTo: address,
+    apiKeyId: z.string().nullable().meta({ description: "The id of the API key that claimed it (never the key)" }),
     value: decimal.meta({ description: "The authorized amount" }),
     chargedAmount: decimal.meta({ description: "What the payment moves (less than value for upto)" }),
     nonce: hex(32),
@@ -200,3 +201,17 @@ export const statsSchema = z
 export const webhookStatusSchema = webhookEndpointSchema
   .extend({ failingDeliveries: z.array(webhookDeliverySchema) })
   .meta({ id: "WebhookStatus" });
+
+export const apiKeySchema = z
+  .object({
+    id: z.string(),
+    payTo: z.array(address).optional(),
+    networks: z.array(z.string()).optional(),
+    assets: z.array(address).optional(),
+    maxAmount: decimal.optional(),
+    rateLimit: z.object({ perSecond: z.number(), burst: z.number().int().optional() }).optional(),
+    dailyGasBudgetWei: decimal.optional(),
+    gasSpentTodayWei: decimal.meta({ description: "Metered from receipts since 00:00 UTC" }),
+    gasBudgetSpent: z.boolean().meta({ description: "True once today's budget is used up: new settlements are refused" }),
+  })
+  .meta({ id: "ApiKey" });

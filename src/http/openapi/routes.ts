@@ -199,6 +199,13 @@ export const ROUTE_DOCS: Record<string, Doc> = {
       503: unavailable,
     },
   },
+  "GET /keys": {
+    tags: operator,
+    summary: "API keys, their policies and today's gas",
+    description: "Each key's restrictions (never the key or its digest) and how much of its daily gas budget is spent.",
+    security: admin,
+    response: { 200: json("The keys", z.object({ items: z.array(R.apiKeySchema) })), 401: unauthorized, 503: unavailable },
+  },
   "GET /relayers": {
     tags: operator,
     summary: "Relayer keys per network",

@@ -1,5 +1,6 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import { timeRequest, type ApiMetrics } from "../../metrics/api.js";
+import type { Guard } from "../../policy/guard.js";
 import type { SettleService } from "../../settle/settle-service.js";
 import { Reason } from "../../x402/reasons.js";
 import { parseFacilitatorRequest, type PayloadSchemaFor } from "../../x402/wire.js";
@@ -10,6 +11,7 @@ export interface SettleRouteDeps {
   payloadSchemaFor: PayloadSchemaFor;
   auth?: preHandlerAsyncHookHandler;
   metrics?: ApiMetrics;
+  guard?: Guard;
 }
 
 export async function settleRoute(app: FastifyInstance, deps: SettleRouteDeps): Promise<void> {
@@ -32,12 +34,13 @@ export async function settleRoute(app: FastifyInstance, deps: SettleRouteDeps): 
           network: typeof network === "string" ? network.slice(0, 64) : "",
         });
       }
-      const out = await deps.settle(parsed.value, { apiKeyId: req.apiKeyId }).catch((err: unknown) => {
+      const out = await deps.settle(parsed.value, { apiKeyId: req.apiKeyId, policy: req.keyPolicy }).catch((err: unknown) => {
         observe("error");
         throw err;
       });
       const pending = !out.success && out.errorReason === Reason.settlementPending;
       observe(out.success ? "success" : pending ? "pending" : "failure", out.errorReason);
+      if (!out.success) deps.guard?.charge(out.payer, out.errorReason);
       req.log.info(
         { payer: out.payer, network: out.network, success: out.success, reason: out.errorReason, tx: out.transaction },
         "settle",

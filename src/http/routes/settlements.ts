@@ -21,6 +21,10 @@ const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 export const listQuery = z.strictObject({
   payer: lowerAddress.optional(),
   payTo: lowerAddress.optional(),
+  apiKey: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be an API key id")
+    .optional(),
   network: z.string().max(64).optional(),
   status: z.enum(SETTLEMENT_STATES).optional(),
   since: isoDate.optional(),
@@ -88,6 +92,7 @@ export async function settlementsRoute(app: FastifyInstance, deps: SettlementsRo
     const rows = await queries.list({
       payer: q.payer,
       payTo: q.payTo,
+      apiKeyId: q.apiKey,
       chainId,
       state: q.status,
       since: q.since,

@@ -1,5 +1,6 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import { timeRequest, type ApiMetrics } from "../../metrics/api.js";
+import type { Guard } from "../../policy/guard.js";
 import type { Verifier } from "../../schemes/scheme.js";
 import { Reason } from "../../x402/reasons.js";
 import { parseFacilitatorRequest, type PayloadSchemaFor } from "../../x402/wire.js";
@@ -10,6 +11,7 @@ export interface VerifyRouteDeps {
   payloadSchemaFor: PayloadSchemaFor;
   auth?: preHandlerAsyncHookHandler;
   metrics?: ApiMetrics;
+  guard?: Guard;
 }
 
 export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): Promise<void> {
@@ -30,11 +32,15 @@ export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): 
           invalidReason: Reason.invalidPayload,
         });
       }
-      const out = await deps.verifier(parsed.value, { checkLedger: true }).catch((err: unknown) => {
-        observe("error");
-        throw err;
-      });
+      const refused = await deps.guard?.check(parsed.value, { policy: req.keyPolicy, settling: false });
+      const out = refused
+        ? { isValid: false, invalidReason: refused.reason, invalidMessage: refused.message, payer: deps.guard!.payerOf(parsed.value) }
+        : await deps.verifier(parsed.value, { checkLedger: true }).catch((err: unknown) => {
+            observe("error");
+            throw err;
+          });
       observe(out.isValid ? "valid" : "invalid", out.invalidReason);
+      if (!out.isValid) deps.guard?.charge(out.payer, out.invalidReason);
       // debug, not info: a verify line per paid request would dominate the log at full load
       req.log.debug(
         { payer: out.payer, network: parsed.value.paymentRequirements.network, isValid: out.isValid, reason: out.invalidReason },

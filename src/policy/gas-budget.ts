@@ -1,0 +1,40 @@
+// Gas per API key and day. The worker charges each mined transaction once (its receipt's gas
+// used × effective price, split between the settlements it carried, by their keys); the api
+// refuses new settlements of a key whose day is spent. Settlements already claimed go on.
+import { sql } from "drizzle-orm";
+import type { Db } from "../db/client.js";
+import { guardDb } from "../db/ledger.js";
+
+export function createGasMeter(db: Db) {
+  return {
+    /** Charges a mined transaction to the keys of the settlements it carried (once per hash). */
+    async charge(txHash: string, wei: bigint): Promise<void> {
+      await guardDb("gas charge", () =>
+        db.execute(sql`
+          WITH fresh AS (
+            INSERT INTO gas_charges (tx_hash, wei, day) VALUES (${txHash.toLowerCase()}, ${wei.toString()}, (now() AT TIME ZONE 'utc')::date)
+            ON CONFLICT DO NOTHING RETURNING wei, day
+          ), carried AS (
+            SELECT s.api_key_id FROM settlement_txs t JOIN settlements s ON s.id = t.settlement_id WHERE t.hash = ${txHash.toLowerCase()}
+          )
+          INSERT INTO api_key_gas (key_id, day, wei)
+          SELECT c.api_key_id, f.day, sum(f.wei / (SELECT count(*) FROM carried)) FROM fresh f, carried c
+          WHERE c.api_key_id IS NOT NULL
+          GROUP BY c.api_key_id, f.day
+          ON CONFLICT (key_id, day) DO UPDATE SET wei = api_key_gas.wei + EXCLUDED.wei`),
+      );
+    },
+
+    /** Wei spent today (UTC) per key. */
+    async today(): Promise<Map<string, bigint>> {
+      const rows = await guardDb("gas spent", () =>
+        db.execute<{ key_id: string; wei: string }>(
+          sql`SELECT key_id, wei::text AS wei FROM api_key_gas WHERE day = (now() AT TIME ZONE 'utc')::date`,
+        ),
+      );
+      return new Map([...rows].map((r) => [r.key_id, BigInt(r.wei)]));
+    },
+  };
+}
+
+export type GasMeter = ReturnType<typeof createGasMeter>;
