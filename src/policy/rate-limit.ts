@@ -7,6 +7,7 @@ import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import type { KeyRing } from "../http/auth.js";
+import type { KeyPolicy } from "./api-keys.js";
 
 export interface RateLimitDeps {
   redis: Redis;
@@ -20,7 +21,14 @@ const EXEMPT = /\/(health|healthz|readyz|metrics)$/;
 const windowMax = (l: { perSecond: number; burst?: number }) => Math.max(1, Math.ceil(l.burst ?? l.perSecond));
 
 export async function registerRateLimit(app: FastifyInstance, deps: RateLimitDeps): Promise<void> {
-  const limitOf = (req: FastifyRequest) => deps.keys?.match(req.headers.authorization)?.rateLimit ?? deps.defaults;
+  // The key is matched once per request (a digest and a pass over the ring), however often asked.
+  const seen = new WeakMap<FastifyRequest, KeyPolicy | null>();
+  const policyOf = (req: FastifyRequest) => {
+    let p = seen.get(req);
+    if (p === undefined) seen.set(req, (p = deps.keys?.match(req.headers.authorization) ?? null));
+    return p ?? undefined;
+  };
+  const limitOf = (req: FastifyRequest) => policyOf(req)?.rateLimit ?? deps.defaults;
   await app.register(rateLimit, {
     global: true,
     redis: deps.redis,
@@ -29,7 +37,7 @@ export async function registerRateLimit(app: FastifyInstance, deps: RateLimitDep
     timeWindow: 1000,
     allowList: (req) => EXEMPT.test(req.url.split("?")[0]!) || !limitOf(req),
     keyGenerator: (req) => {
-      const policy = deps.keys?.match(req.headers.authorization);
+      const policy = policyOf(req);
       return policy ? `key:${policy.id}` : `ip:${req.ip}`;
     },
     max: (req) => {
