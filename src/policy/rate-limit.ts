@@ -44,6 +44,7 @@ export async function registerRateLimit(app: FastifyInstance, deps: RateLimitDep
       const limit = limitOf(req);
       return limit ? windowMax(limit) : Number.MAX_SAFE_INTEGER;
     },
+    onExceeded: (req) => req.log.info({ rule: "rate_limit", keyId: policyOf(req)?.id }, "request refused by policy"),
     errorResponseBuilder: (_req, ctx) => ({
       statusCode: 429,
       error: "rate_limited",
