@@ -16,18 +16,13 @@ import { fundedPayment, type v2Body } from "./support/payments.js";
 import { peekJobs } from "./support/queue-peek.js";
 import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
 import { killAllProcesses, spawnWorker, tail, type FacilitatorProcess } from "./support/processes.js";
+import { expectKilledBySigkill, expectPending, FAULT_POINTS, RECOVERY_MS } from "./support/worker-crash.js";
 
 const relayer = privateKeyToAccount(ANVIL_KEYS[0]).address;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
 const NETWORK = "eip155:84532";
 const PRICE = 10_000n;
 const FUNDED = 1_000_000n; // "1" USDC
-/**
- * How long a fresh worker may take to finish what a killed one left. A dead worker's relayer
- * lease (15 s, src/worker/relayer-pool.ts) has to expire before another worker may sign with
- * that key; after that, its reconciler (every 5 s) and job retries have to pick the rows up.
- */
-const RECOVERY_MS = 45_000;
 const CASE_TIMEOUT_MS = 90_000;
 
 afterAll(async () => {
@@ -116,34 +111,8 @@ async function openLab() {
   return lab;
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what())), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function expectKilledBySigkill(w: FacilitatorProcess, point: string) {
-  const exit = await withTimeout(w.exited, 15_000, () => `the worker with FAULT_POINT=${point} did not die:\n${tail(w.output())}`);
-  // (Its own "fault point reached" warning is usually lost: pino writes asynchronously and SIGKILL does not flush.)
-  expect(exit, tail(w.output())).toEqual({ code: null, signal: "SIGKILL" });
-}
-
-/** The answer a crash leaves behind: pending, never a failure. */
-function expectPending(res: { status: number; json: any }, p: Payment) {
-  expect(res.status).toBe(200);
-  expect(res.json).toMatchObject({ success: false, errorReason: "settlement_pending", payer: p.buyer, network: NETWORK });
-  expect(res.json.transaction).toMatch(/^(0x[0-9a-f]{64})?$/);
-}
-
 describe.concurrent("worker SIGKILLed mid-settlement, then a fresh worker process", () => {
-  it.each([
-    { point: "before_sign", at: "after the claim, before anything is signed" },
-    { point: "after_signed_commit", at: "after the signed tx is committed, before it is broadcast" },
-    { point: "after_broadcast", at: "after the broadcast, before the ledger records it" },
-  ] as const)(
+  it.each(FAULT_POINTS)(
     "killed $at ($point): one use on chain, the price moved once, nonces contiguous and on record",
     async ({ point }) => {
       const lab = await openLab();
@@ -157,7 +126,7 @@ describe.concurrent("worker SIGKILLed mid-settlement, then a fresh worker proces
         };
 
         const pending = await lab.fac.settle(p.body);
-        expectPending(pending, p);
+        expectPending(pending, p.buyer);
         await expectKilledBySigkill(faulty, point);
 
         // What the crash left behind.
@@ -216,7 +185,7 @@ describe.concurrent("worker SIGKILLed mid-settlement, then a fresh worker proces
         const relayerBefore = await lab.relayerNonce();
 
         const answers = await Promise.all(payments.map((p) => lab.fac.settle(p.body)));
-        answers.forEach((a, i) => expectPending(a, payments[i]!));
+        answers.forEach((a, i) => expectPending(a, payments[i]!.buyer));
         await expectKilledBySigkill(faulty, "after_signed_commit");
 
         // The first signed commit killed the process: nothing reached the chain, at least one row is signed.

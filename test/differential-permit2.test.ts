@@ -6,83 +6,51 @@
 // compared like the rest and fail until our facilitator is fixed.
 import { ExactEvmScheme as ExactClient } from "@x402/evm/exact/client";
 import { ExactEvmScheme } from "@x402/evm/exact/facilitator";
-import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
 import { encodeFunctionData, serializeErc6492Signature, type Address, type Hex } from "viem";
-import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { afterAll, beforeAll, expect } from "vitest";
 import { referenceSigner } from "../bench/peer-facilitator.js";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { sendTx } from "../src/devnet/contracts.js";
 import {
-  deployPermit2Stack,
-  eip2612PermitTypes,
-  exactPermit2WitnessTypes,
   PERMIT2_ADDRESS,
-  permitTokenAbi,
   X402_EXACT_PERMIT2_PROXY,
   X402_UPTO_PERMIT2_PROXY,
   x402ExactPermit2ProxyAbi,
   type Permit2Stack,
 } from "../src/devnet/permit2.js";
-import { startTestChain, type TestChain } from "./support/chain.js";
-import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
+import type { TestChain } from "./support/chain.js";
+import { c, describeDifferential, type Body, type Case } from "./support/differential-verify.js";
+import type { TestFacilitator } from "./support/facilitator.js";
 import { V2_NETWORK } from "./support/merchant.js";
 import { now } from "./support/payments.js";
-import { approvePermit2, permit2NetworksFile } from "./support/permit2-merchant.js";
+import {
+  ALLOWANCE,
+  attachEip2612,
+  authOf,
+  badChecksum,
+  differentialParties,
+  newAccount,
+  buildWithOfficialClient,
+  setRequirements,
+  SIG,
+  startDifferentialChain,
+  tokenInfo,
+  type Eip2612Over,
+} from "./support/permit2-differential.js";
+import { permit2Payment } from "./support/permit2-payments.js";
 
 const PRICE = 10_000n;
 const referenceKey = ANVIL_KEYS[1]; // the official facilitator's own account, never ours (ANVIL_KEYS[0])
 const submitterKey = ANVIL_KEYS[5]; // lands a settle on chain for the used-nonce case
 
-const newAccount = () => {
-  const key = generatePrivateKey();
-  return { key, account: privateKeyToAccount(key) };
-};
-/** Minted and approved Permit2: pays. */
-const payer = newAccount();
-/** Minted, never approved Permit2: needs an EIP-2612 permit. */
-const unapproved = newAccount();
-/** Approved Permit2, holds nothing. */
-const unfunded = newAccount();
-const stranger = privateKeyToAccount(ANVIL_KEYS[4]);
-const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
-const otherPayTo = privateKeyToAccount(ANVIL_KEYS[6]).address;
+const parties = differentialParties();
+const { payer, unapproved, unfunded, stranger, payTo, otherPayTo } = parties;
 
 let chain: TestChain;
 let stack: Permit2Stack;
 let fac: TestFacilitator;
 let official: ExactEvmScheme;
-
-type Body = any;
-interface Verdict {
-  isValid: boolean;
-  invalidReason?: string;
-  payer?: string;
-}
-interface Answer extends Verdict {
-  /** HTTP status (ours), or "threw" (official verify threw instead of answering). */
-  status: number | "threw";
-  error?: string;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Documented differences: the payload, both answers, and why. Everything else must agree.
-// ---------------------------------------------------------------------------------------------
-interface Documented {
-  official: Partial<Answer>;
-  ours: Partial<Answer>;
-  why: string;
-}
-
-interface Case {
-  name: string;
-  /** The official verdict: "valid" or its invalidReason (keeps each mutation honest). */
-  want: string;
-  build(): Promise<Body>;
-  documented?: Documented;
-  /** Set on SUSPECTED_BUGS: why our answer looks wrong. */
-  suspectedBug?: string;
-}
 
 // ---- payload builders -----------------------------------------------------------------------
 
@@ -92,41 +60,22 @@ interface PermitFields {
   token: Address;
   amount: bigint;
   spender: Address;
-  nonce: bigint;
   deadline: bigint;
   to: Address;
   validAfter: bigint;
 }
 
-const randomNonce = () => BigInt(generatePrivateKey());
-
-function requirementsFor(asset: Address, amount = PRICE, to: Address = payTo) {
-  const t = asset === stack.token.address ? stack.token : chain.usdc;
+function requirementsFor(asset: Address) {
+  const t = tokenInfo(chain, stack, asset);
   return {
     scheme: "exact",
     network: V2_NETWORK,
-    amount: amount.toString(),
+    amount: PRICE.toString(),
     asset,
-    payTo: to,
+    payTo,
     maxTimeoutSeconds: 300,
     extra: { name: t.name, version: t.version, assetTransferMethod: "permit2" },
   };
-}
-
-/** Signs a PermitWitnessTransferFrom for the exact proxy (or whatever `spender` says) with viem. */
-async function signPermit(o: PermitFields): Promise<Hex> {
-  return o.signer.signTypedData({
-    domain: { name: "Permit2", chainId: chain.chainId, verifyingContract: PERMIT2_ADDRESS },
-    types: exactPermit2WitnessTypes,
-    primaryType: "PermitWitnessTransferFrom",
-    message: {
-      permitted: { token: o.token, amount: o.amount },
-      spender: o.spender,
-      nonce: o.nonce,
-      deadline: o.deadline,
-      witness: { to: o.to, validAfter: o.validAfter },
-    },
-  });
 }
 
 /**
@@ -140,102 +89,41 @@ async function body(over: Partial<PermitFields> = {}, requirements?: Partial<Ret
     token: stack.token.address,
     amount: PRICE,
     spender: X402_EXACT_PERMIT2_PROXY,
-    nonce: randomNonce(),
     deadline: now() + 300n,
     to: payTo,
     validAfter: 0n,
     ...over,
   };
-  const signature = await signPermit(f);
-  const req = { ...requirementsFor(f.token, f.amount, f.to), ...requirements };
-  return {
-    x402Version: 2,
-    paymentPayload: {
-      x402Version: 2,
-      resource: { url: "http://localhost/paid", description: "test", mimeType: "application/json" },
-      accepted: req,
-      payload: {
-        signature,
-        permit2Authorization: {
-          from: f.from,
-          permitted: { token: f.token, amount: f.amount.toString() },
-          spender: f.spender,
-          nonce: f.nonce.toString(),
-          deadline: f.deadline.toString(),
-          witness: { to: f.to, validAfter: f.validAfter.toString() },
-        },
-      },
-    },
-    paymentRequirements: req,
-  };
+  const { name, version } = tokenInfo(chain, stack, f.token);
+  const { body: b } = await permit2Payment({
+    from: f.from,
+    sign: (t) => f.signer.signTypedData(t),
+    token: { address: f.token, name, version },
+    amount: f.amount,
+    payTo: f.to,
+    chainId: chain.chainId,
+    network: V2_NETWORK,
+    deadline: f.deadline,
+    validAfter: f.validAfter,
+    spender: f.spender,
+    resourceUrl: "http://localhost/paid",
+  });
+  if (requirements) setRequirements(b, requirements);
+  return b;
 }
 
 /** A payload built end to end by the official @x402/evm exact client (assetTransferMethod "permit2"). */
-async function officialClientBody(account: PrivateKeyAccount, sponsoring = false): Promise<Body> {
-  const requirements = requirementsFor(stack.token.address);
-  const client = new ExactClient(account, { rpcUrl: chain.rpcUrl });
-  const context = sponsoring ? { extensions: declareEip2612GasSponsoringExtension() } : undefined;
-  const result = await client.createPaymentPayload(2, requirements as never, context as never);
-  return {
-    x402Version: 2,
-    paymentPayload: {
-      ...result,
-      resource: { url: "http://localhost/paid", description: "test", mimeType: "application/json" },
-      accepted: requirements,
-    },
-    paymentRequirements: requirements,
-  };
-}
-
-const authOf = (b: Body) => b.paymentPayload.payload.permit2Authorization;
-/** Changes the requirements (and the payload's `accepted` copy of them). */
-function setRequirements(b: Body, patch: Record<string, unknown>) {
-  b.paymentRequirements = { ...b.paymentRequirements, ...patch };
-  b.paymentPayload.accepted = { ...b.paymentPayload.accepted, ...patch };
-}
-
-interface Eip2612Over {
-  signer: PrivateKeyAccount;
-  from: Address;
-  spender: Address;
-  amount: bigint;
-  deadline: bigint;
-}
+const officialClientBody = (account: PrivateKeyAccount, sponsoring = false): Promise<Body> =>
+  buildWithOfficialClient(
+    new ExactClient(account, { rpcUrl: chain.rpcUrl }),
+    requirementsFor(stack.token.address),
+    "http://localhost/paid",
+    sponsoring,
+  );
 
 /** Attaches the eip2612GasSponsoring extension: an EIP-2612 permit (token → Permit2) for the payment. */
-async function withEip2612(b: Body, over: Partial<Eip2612Over> = {}): Promise<Body> {
-  const auth = authOf(b);
-  const owner = auth.from as Address;
-  const signer = over.signer ?? unapproved.account;
-  const token = auth.permitted.token as Address;
-  const nonce = await chain.client.readContract({ address: token, abi: permitTokenAbi, functionName: "nonces", args: [owner] });
-  const value = over.amount ?? BigInt(auth.permitted.amount);
-  const deadline = over.deadline ?? BigInt(auth.deadline);
-  const signature = await signer.signTypedData({
-    domain: { name: stack.token.name, version: stack.token.version, chainId: chain.chainId, verifyingContract: token },
-    types: eip2612PermitTypes,
-    primaryType: "Permit",
-    message: { owner, spender: PERMIT2_ADDRESS, value, nonce, deadline },
-  });
-  const declared = declareEip2612GasSponsoringExtension().eip2612GasSponsoring as { info: object; schema: object };
-  b.paymentPayload.extensions = {
-    eip2612GasSponsoring: {
-      ...declared,
-      info: {
-        ...declared.info,
-        from: over.from ?? owner,
-        asset: token,
-        spender: over.spender ?? PERMIT2_ADDRESS,
-        amount: value.toString(),
-        nonce: nonce.toString(),
-        deadline: deadline.toString(),
-        signature,
-        version: "1",
-      },
-    },
-  };
-  return b;
-}
+const withEip2612 = (b: Body, over: Partial<Eip2612Over> = {}): Promise<Body> =>
+  attachEip2612(chain, stack.token, b, { signer: unapproved.account, ...over });
 
 /** Lands the payment on chain through the exact proxy, so its Permit2 nonce is used. */
 async function settleOnChain(b: Body) {
@@ -253,19 +141,7 @@ async function settleOnChain(b: Body) {
   await sendTx(chain.rpcUrl, submitterKey, X402_EXACT_PERMIT2_PROXY, data);
 }
 
-/** A mixed-case address whose EIP-55 checksum is wrong (one letter's case flipped). */
-function badChecksum(a: string): Address {
-  const i = [...a].findIndex((ch, k) => k > 1 && /[a-fA-F]/.test(ch));
-  const ch = a[i]!;
-  return (a.slice(0, i) + (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase()) + a.slice(i + 1)) as Address;
-}
-
 // ---- the cases ------------------------------------------------------------------------------
-
-const SIG = "invalid_permit2_signature";
-const ALLOWANCE = "permit2_allowance_required";
-
-const c = (name: string, want: string, build: Case["build"], documented?: Documented): Case => ({ name, want, build, documented });
 
 const CASES: Case[] = [
   // valid
@@ -514,41 +390,8 @@ const SUSPECTED_BUGS: Case[] = [
 ];
 CASES.push(...SUSPECTED_BUGS);
 
-// ---- the two verifiers ----------------------------------------------------------------------
-
-async function ours(b: Body): Promise<Answer> {
-  const res = await fetch(`${fac.url}/verify`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(b),
-  });
-  const json = (await res.json()) as Verdict & { error?: string };
-  return { status: res.status, ...json };
-}
-
-async function reference(b: Body): Promise<Answer> {
-  const copy = structuredClone(b); // neither side may see what the other did to the objects
-  try {
-    return { status: 200, ...(await official.verify(copy.paymentPayload, copy.paymentRequirements)) };
-  } catch (err) {
-    return { status: "threw", isValid: false, error: (err as Error).message.split("\n")[0] };
-  }
-}
-
-const strip = (a: Answer) => ({ status: a.status, isValid: a.isValid, invalidReason: a.invalidReason, payer: a.payer, error: a.error });
-
 beforeAll(async () => {
-  chain = await startTestChain();
-  stack = await deployPermit2Stack(chain.rpcUrl); // before our facilitator: it switches the chain id briefly
-  await Promise.all([
-    stack.mint(payer.account.address, 1_000_000_000n),
-    stack.mint(unapproved.account.address, 1_000_000_000n),
-    chain.fund(payer.account.address, "10"),
-  ]);
-  await approvePermit2(chain, stack.token.address, payer.key);
-  await approvePermit2(chain, chain.usdc.address, payer.key);
-  await approvePermit2(chain, stack.token.address, unfunded.key);
-  fac = await startFacilitator(chain, { NETWORKS_FILE: permit2NetworksFile(chain, stack) }, { worker: false });
+  ({ chain, stack, fac } = await startDifferentialChain(parties));
   official = new ExactEvmScheme(await referenceSigner(chain.rpcUrl, referenceKey));
 }, 120_000);
 
@@ -557,35 +400,10 @@ afterAll(async () => {
   await chain?.stop();
 });
 
-const compared: { name: string; ours: Answer; official: Answer }[] = [];
-
-describe("differential /verify for exact via Permit2: ours over HTTP vs @x402/evm ExactEvmScheme", () => {
-  it.for(CASES)("$name", async (tc) => {
-    const b = await tc.build();
-    const [o, r] = await Promise.all([ours(b), reference(b)]);
-    compared.push({ name: tc.name, ours: o, official: r });
-    const context =
-      `${tc.name}\n  ours:     ${JSON.stringify(strip(o))}\n  official: ${JSON.stringify(strip(r))}` +
-      (tc.suspectedBug ? `\n  SUSPECTED BUG IN OUR FACILITATOR: ${tc.suspectedBug}` : "") +
-      (tc.documented ? `\n  documented difference: ${tc.documented.why}` : "");
-
-    if (tc.documented) {
-      expect(strip(r), `official answer changed: ${context}`).toMatchObject(tc.documented.official);
-      expect(strip(o), `our answer changed: ${context}`).toMatchObject(tc.documented.ours);
-      return;
-    }
-    expect(r.isValid ? "valid" : (r.invalidReason ?? `threw: ${r.error}`), `case does not exercise what it claims: ${context}`).toBe(
-      tc.want,
-    );
-    expect(o.status, context).toBe(200);
-    expect(o.isValid, `isValid disagrees: ${context}`).toBe(r.isValid);
-    expect(o.invalidReason, `invalidReason disagrees: ${context}`).toBe(r.invalidReason);
-    expect(o.payer, `payer disagrees: ${context}`).toBe(r.payer);
-  });
-
-  it("compared every case", () => {
-    const valid = compared.filter((x) => x.official.isValid).length;
-    console.log(`differential permit2 /verify: ${compared.length} payloads compared (${valid} valid)`);
-    expect(compared.length).toBe(CASES.length);
-  });
+describeDifferential({
+  title: "differential /verify for exact via Permit2: ours over HTTP vs @x402/evm ExactEvmScheme",
+  label: "permit2",
+  cases: CASES,
+  facilitator: () => fac,
+  official: () => official,
 });

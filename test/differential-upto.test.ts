@@ -7,29 +7,39 @@
 // rest and fail until our facilitator is fixed.
 import { UptoEvmScheme as UptoClient } from "@x402/evm/upto/client";
 import { UptoEvmScheme } from "@x402/evm/upto/facilitator";
-import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
 import { encodeFunctionData, serializeErc6492Signature, type Address, type Hex } from "viem";
-import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { afterAll, beforeAll, expect } from "vitest";
 import { referenceSigner } from "../bench/peer-facilitator.js";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { devnetClients, sendTx } from "../src/devnet/contracts.js";
 import {
-  deployPermit2Stack,
-  eip2612PermitTypes,
-  exactPermit2WitnessTypes,
   PERMIT2_ADDRESS,
-  permitTokenAbi,
   X402_EXACT_PERMIT2_PROXY,
   X402_UPTO_PERMIT2_PROXY,
   x402UptoPermit2ProxyAbi,
   type Permit2Stack,
 } from "../src/devnet/permit2.js";
-import { startTestChain, type TestChain } from "./support/chain.js";
-import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
+import type { TestChain } from "./support/chain.js";
+import { c, describeDifferential, type Body, type Case } from "./support/differential-verify.js";
+import type { TestFacilitator } from "./support/facilitator.js";
 import { V2_NETWORK } from "./support/merchant.js";
 import { now } from "./support/payments.js";
-import { approvePermit2, permit2NetworksFile } from "./support/permit2-merchant.js";
+import {
+  ALLOWANCE,
+  attachEip2612,
+  authOf,
+  badChecksum,
+  differentialParties,
+  newAccount,
+  buildWithOfficialClient,
+  setRequirements,
+  SIG,
+  startDifferentialChain,
+  tokenInfo,
+  type Eip2612Over,
+} from "./support/permit2-differential.js";
+import { permit2Payment } from "./support/permit2-payments.js";
 import { uptoPayment } from "./support/upto-payments.js";
 
 const MAXIMUM = 10_000n;
@@ -39,19 +49,8 @@ const MAXIMUM = 10_000n;
 const relayerKey = ANVIL_KEYS[0];
 const relayer = privateKeyToAccount(relayerKey).address;
 
-const newAccount = () => {
-  const key = generatePrivateKey();
-  return { key, account: privateKeyToAccount(key) };
-};
-/** Minted and approved Permit2: pays. */
-const payer = newAccount();
-/** Minted, never approved Permit2: needs an EIP-2612 permit. */
-const unapproved = newAccount();
-/** Approved Permit2, holds nothing. */
-const unfunded = newAccount();
-const stranger = privateKeyToAccount(ANVIL_KEYS[4]);
-const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
-const otherPayTo = privateKeyToAccount(ANVIL_KEYS[6]).address;
+const parties = differentialParties();
+const { payer, unapproved, unfunded, stranger, payTo, otherPayTo } = parties;
 
 let chain: TestChain;
 let stack: Permit2Stack;
@@ -61,41 +60,6 @@ let advertised: Address;
 let official: UptoEvmScheme;
 /** The official scheme over bench/peer-facilitator's signer exactly as it is (see its documented case). */
 let officialOverBenchSigner: UptoEvmScheme;
-
-type Body = any;
-interface Verdict {
-  isValid: boolean;
-  invalidReason?: string;
-  payer?: string;
-}
-interface Answer extends Verdict {
-  /** HTTP status (ours), or "threw" (official verify threw instead of answering). */
-  status: number | "threw";
-  error?: string;
-  /** Ours, on a 400: the request field it refuses. */
-  field?: string;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Documented differences: the payload, both answers, and why. Everything else must agree.
-// ---------------------------------------------------------------------------------------------
-interface Documented {
-  official: Partial<Answer>;
-  ours: Partial<Answer>;
-  why: string;
-}
-
-interface Case {
-  name: string;
-  /** The official verdict: "valid" or its invalidReason (keeps each mutation honest). */
-  want: string;
-  build(): Promise<Body>;
-  documented?: Documented;
-  /** Set on SUSPECTED_BUGS: why our answer looks wrong. */
-  suspectedBug?: string;
-  /** Which official instance answers; the default is the one whose eth_call names its sender. */
-  reference?: () => UptoEvmScheme;
-}
 
 // ---- payload builders -----------------------------------------------------------------------
 
@@ -109,8 +73,6 @@ interface UptoFields {
   facilitator: Address;
   validAfter: bigint;
 }
-
-const tokenInfo = (asset: Address) => (asset === stack.token.address ? stack.token : chain.usdc);
 
 /**
  * A payment signed by `payer` (or as overridden) for at most MAXIMUM of the permit token to payTo,
@@ -129,7 +91,7 @@ async function body(over: Partial<UptoFields> = {}, requirements?: Record<string
     validAfter: 0n,
     ...over,
   };
-  const { name, version } = tokenInfo(f.token);
+  const { name, version } = tokenInfo(chain, stack, f.token);
   const { verifyBody } = await uptoPayment({
     payer: f.signer,
     facilitator: f.facilitator,
@@ -150,7 +112,7 @@ async function body(over: Partial<UptoFields> = {}, requirements?: Record<string
 }
 
 function requirementsFor(asset: Address, amount = MAXIMUM) {
-  const { name, version } = tokenInfo(asset);
+  const { name, version } = tokenInfo(chain, stack, asset);
   return {
     scheme: "upto",
     network: V2_NETWORK,
@@ -163,110 +125,32 @@ function requirementsFor(asset: Address, amount = MAXIMUM) {
 }
 
 /** A payload built end to end by the official @x402/evm upto client, from the requirements a server would copy our /supported into. */
-async function officialClientBody(account: PrivateKeyAccount, sponsoring = false): Promise<Body> {
-  const requirements = requirementsFor(stack.token.address);
-  const client = new UptoClient(account, { rpcUrl: chain.rpcUrl });
-  const context = sponsoring ? { extensions: declareEip2612GasSponsoringExtension() } : undefined;
-  const result = await client.createPaymentPayload(2, requirements as never, context as never);
-  return {
-    x402Version: 2,
-    paymentPayload: {
-      ...result,
-      resource: { url: "http://localhost/metered", description: "test", mimeType: "application/json" },
-      accepted: requirements,
-    },
-    paymentRequirements: requirements,
-  };
-}
+const officialClientBody = (account: PrivateKeyAccount, sponsoring = false): Promise<Body> =>
+  buildWithOfficialClient(
+    new UptoClient(account, { rpcUrl: chain.rpcUrl }),
+    requirementsFor(stack.token.address),
+    "http://localhost/metered",
+    sponsoring,
+  );
 
 /** A Permit2 payment for the exact proxy (witness without a facilitator), as the exact client signs it. */
 async function exactShapedBody(): Promise<Body> {
-  const nonce = BigInt(generatePrivateKey());
-  const deadline = now() + 300n;
-  const signature = await payer.account.signTypedData({
-    domain: { name: "Permit2", chainId: chain.chainId, verifyingContract: PERMIT2_ADDRESS },
-    types: exactPermit2WitnessTypes,
-    primaryType: "PermitWitnessTransferFrom",
-    message: {
-      permitted: { token: stack.token.address, amount: MAXIMUM },
-      spender: X402_EXACT_PERMIT2_PROXY,
-      nonce,
-      deadline,
-      witness: { to: payTo, validAfter: 0n },
-    },
+  const { body: b } = await permit2Payment({
+    from: payer.account.address,
+    sign: (t) => payer.account.signTypedData(t),
+    token: stack.token,
+    amount: MAXIMUM,
+    payTo,
+    chainId: chain.chainId,
+    resourceUrl: "http://localhost/metered",
   });
   const requirements = requirementsFor(stack.token.address);
-  return {
-    x402Version: 2,
-    paymentPayload: {
-      x402Version: 2,
-      resource: { url: "http://localhost/metered", description: "test", mimeType: "application/json" },
-      accepted: requirements,
-      payload: {
-        signature,
-        permit2Authorization: {
-          from: payer.account.address,
-          permitted: { token: stack.token.address, amount: MAXIMUM.toString() },
-          spender: X402_EXACT_PERMIT2_PROXY,
-          nonce: nonce.toString(),
-          deadline: deadline.toString(),
-          witness: { to: payTo, validAfter: "0" },
-        },
-      },
-    },
-    paymentRequirements: requirements,
-  };
-}
-
-const authOf = (b: Body) => b.paymentPayload.payload.permit2Authorization;
-/** Changes the requirements and the payload's `accepted` copy of them alike. */
-function setRequirements(b: Body, patch: Record<string, unknown>) {
-  b.paymentRequirements = { ...b.paymentRequirements, ...patch };
-  b.paymentPayload.accepted = { ...b.paymentPayload.accepted, ...patch };
-}
-
-interface Eip2612Over {
-  signer: PrivateKeyAccount;
-  from: Address;
-  spender: Address;
-  amount: bigint;
-  deadline: bigint;
+  return { ...b, paymentPayload: { ...b.paymentPayload, accepted: requirements }, paymentRequirements: requirements };
 }
 
 /** Attaches the eip2612GasSponsoring extension: an EIP-2612 permit (token → Permit2) for the maximum. */
-async function withEip2612(b: Body, over: Partial<Eip2612Over> = {}): Promise<Body> {
-  const auth = authOf(b);
-  const owner = auth.from as Address;
-  const signer = over.signer ?? unapproved.account;
-  const token = auth.permitted.token as Address;
-  const nonce = await chain.client.readContract({ address: token, abi: permitTokenAbi, functionName: "nonces", args: [owner] });
-  const value = over.amount ?? BigInt(auth.permitted.amount);
-  const deadline = over.deadline ?? BigInt(auth.deadline);
-  const signature = await signer.signTypedData({
-    domain: { name: stack.token.name, version: stack.token.version, chainId: chain.chainId, verifyingContract: token },
-    types: eip2612PermitTypes,
-    primaryType: "Permit",
-    message: { owner, spender: PERMIT2_ADDRESS, value, nonce, deadline },
-  });
-  const declared = declareEip2612GasSponsoringExtension().eip2612GasSponsoring as { info: object; schema: object };
-  b.paymentPayload.extensions = {
-    eip2612GasSponsoring: {
-      ...declared,
-      info: {
-        ...declared.info,
-        from: over.from ?? owner,
-        asset: token,
-        spender: over.spender ?? PERMIT2_ADDRESS,
-        amount: value.toString(),
-        nonce: nonce.toString(),
-        deadline: deadline.toString(),
-        signature,
-        version: "1",
-      },
-    },
-  };
-  return b;
-}
+const withEip2612 = (b: Body, over: Partial<Eip2612Over> = {}): Promise<Body> =>
+  attachEip2612(chain, stack.token, b, { signer: unapproved.account, ...over });
 
 /** Lands the payment on chain (a charge of 1) through the upto proxy, which takes it only from witness.facilitator. */
 async function settleOnChain(b: Body) {
@@ -285,20 +169,9 @@ async function settleOnChain(b: Body) {
   await sendTx(chain.rpcUrl, relayerKey, X402_UPTO_PERMIT2_PROXY, data);
 }
 
-/** A mixed-case address whose EIP-55 checksum is wrong (one letter's case flipped). */
-function badChecksum(a: string): Address {
-  const i = [...a].findIndex((ch, k) => k > 1 && /[a-fA-F]/.test(ch));
-  const ch = a[i]!;
-  return (a.slice(0, i) + (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase()) + a.slice(i + 1)) as Address;
-}
-
 // ---- the cases ------------------------------------------------------------------------------
 
-const SIG = "invalid_permit2_signature";
-const ALLOWANCE = "permit2_allowance_required";
 const SCHEME = "invalid_upto_evm_scheme";
-
-const c = (name: string, want: string, build: Case["build"], documented?: Documented): Case => ({ name, want, build, documented });
 
 const CASES: Case[] = [
   // valid
@@ -622,50 +495,10 @@ const CASES: Case[] = [
 const SUSPECTED_BUGS: Case[] = [];
 CASES.push(...SUSPECTED_BUGS);
 
-// ---- the two verifiers ----------------------------------------------------------------------
-
-async function ours(b: Body): Promise<Answer> {
-  const res = await fetch(`${fac.url}/verify`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(b),
-  });
-  const json = (await res.json()) as Verdict & { error?: string };
-  return { status: res.status, ...json };
-}
-
-async function reference(b: Body, scheme: UptoEvmScheme): Promise<Answer> {
-  const copy = structuredClone(b); // neither side may see what the other did to the objects
-  try {
-    return { status: 200, ...(await scheme.verify(copy.paymentPayload, copy.paymentRequirements)) };
-  } catch (err) {
-    return { status: "threw", isValid: false, error: (err as Error).message.split("\n")[0] };
-  }
-}
-
-const strip = (a: Answer) => ({
-  status: a.status,
-  isValid: a.isValid,
-  invalidReason: a.invalidReason,
-  payer: a.payer,
-  error: a.error,
-  field: a.field,
-});
-
 beforeAll(async () => {
-  chain = await startTestChain();
-  stack = await deployPermit2Stack(chain.rpcUrl); // before our facilitator: it switches the chain id briefly
-  await Promise.all([
-    stack.mint(payer.account.address, 1_000_000_000n),
-    stack.mint(unapproved.account.address, 1_000_000_000n),
-    chain.fund(payer.account.address, "10"),
-  ]);
-  await approvePermit2(chain, stack.token.address, payer.key);
-  await approvePermit2(chain, chain.usdc.address, payer.key);
-  await approvePermit2(chain, stack.token.address, unfunded.key);
   // Without a worker nobody registers the relayer in the ledger, and an api that knows no relayer
   // refuses every upto payment's facilitator: name it as an api-only deployment would.
-  fac = await startFacilitator(chain, { NETWORKS_FILE: permit2NetworksFile(chain, stack), RELAYER_ADDRESSES: relayer }, { worker: false });
+  ({ chain, stack, fac } = await startDifferentialChain(parties, { RELAYER_ADDRESSES: relayer }));
   const supported = (await (await fetch(`${fac.url}/supported`)).json()) as {
     kinds: { x402Version: number; scheme: string; network: string; extra?: { facilitatorAddress?: Address } }[];
   };
@@ -686,35 +519,10 @@ afterAll(async () => {
   await chain?.stop();
 });
 
-const compared: { name: string; ours: Answer; official: Answer }[] = [];
-
-describe("differential /verify for upto via Permit2: ours over HTTP vs @x402/evm UptoEvmScheme", () => {
-  it.for(CASES)("$name", async (tc) => {
-    const b = await tc.build();
-    const [o, r] = await Promise.all([ours(b), reference(b, tc.reference?.() ?? official)]);
-    compared.push({ name: tc.name, ours: o, official: r });
-    const context =
-      `${tc.name}\n  ours:     ${JSON.stringify(strip(o))}\n  official: ${JSON.stringify(strip(r))}` +
-      (tc.suspectedBug ? `\n  SUSPECTED BUG IN OUR FACILITATOR: ${tc.suspectedBug}` : "") +
-      (tc.documented ? `\n  documented difference: ${tc.documented.why}` : "");
-
-    if (tc.documented) {
-      expect(strip(r), `official answer changed: ${context}`).toMatchObject(tc.documented.official);
-      expect(strip(o), `our answer changed: ${context}`).toMatchObject(tc.documented.ours);
-      return;
-    }
-    expect(r.isValid ? "valid" : (r.invalidReason ?? `threw: ${r.error}`), `case does not exercise what it claims: ${context}`).toBe(
-      tc.want,
-    );
-    expect(o.status, context).toBe(200);
-    expect(o.isValid, `isValid disagrees: ${context}`).toBe(r.isValid);
-    expect(o.invalidReason, `invalidReason disagrees: ${context}`).toBe(r.invalidReason);
-    expect(o.payer, `payer disagrees: ${context}`).toBe(r.payer);
-  });
-
-  it("compared every case", () => {
-    const valid = compared.filter((x) => x.official.isValid).length;
-    console.log(`differential upto /verify: ${compared.length} payloads compared (${valid} valid)`);
-    expect(compared.length).toBe(CASES.length);
-  });
+describeDifferential({
+  title: "differential /verify for upto via Permit2: ours over HTTP vs @x402/evm UptoEvmScheme",
+  label: "upto",
+  cases: CASES,
+  facilitator: () => fac,
+  official: () => official,
 });

@@ -6,101 +6,42 @@
 //
 // Every case has a lab of its own (anvil chain with the Permit2 stack, facilitator, database,
 // queue prefix), so the relayer audit sees only that case's transactions.
-import { randomBytes } from "node:crypto";
-import { parseAbiItem, type Address, type Hex } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import type { Address, Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
-import { deployPermit2Stack, X402_EXACT_PERMIT2_PROXY } from "../src/devnet/permit2.js";
-import { startTestChain, type TestChain } from "./support/chain.js";
-import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
-import { approvePermit2, permit2NetworksFile, permit2NonceUsed, tokenBalance } from "./support/permit2-merchant.js";
+import { X402_EXACT_PERMIT2_PROXY } from "../src/devnet/permit2.js";
+import { permit2NonceUsed } from "./support/permit2-merchant.js";
+import { FUNDED, labRunner, openPermit2Lab, TX_HASH, type ExactPayment as Payment, type Permit2Row as Row } from "./support/permit2-lab.js";
 import { startPrivateRedis, type PrivateRedis } from "./support/private-redis.js";
-import { permit2Payment } from "./support/permit2-payments.js";
 import { peekJobs } from "./support/queue-peek.js";
-import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
-import { killAllProcesses, spawnWorker, tail, type FacilitatorProcess } from "./support/processes.js";
+import { killAllProcesses, type FacilitatorProcess } from "./support/processes.js";
+import { expectKilledBySigkill, expectPending, FAULT_POINTS, RECOVERY_MS } from "./support/worker-crash.js";
 
 const relayer = privateKeyToAccount(ANVIL_KEYS[0]).address;
 const NETWORK = "eip155:84532";
 const PRICE = 10_000n;
-const FUNDED = 1_000_000n;
-const TX_HASH = /^0x[0-9a-f]{64}$/;
-/** As in crash.test.ts: a dead worker's 15 s relayer lease has to expire before another may sign. */
-const RECOVERY_MS = 45_000;
 const CASE_TIMEOUT_MS = 90_000;
-
-const transferEvent = parseAbiItem("event Transfer(address indexed from, address indexed to, uint256 value)");
 
 afterAll(async () => {
   // Safety net: each lab kills its own workers; this catches anything a crashed test left.
   await killAllProcesses();
 });
 
-interface Payment {
-  payer: Address;
-  nonce: bigint;
-  body: Awaited<ReturnType<typeof permit2Payment>>["body"];
-}
-
-type Row = {
-  id: string;
-  method: string;
-  state: string;
-  latest_tx: string | null;
-  settled_tx: string | null;
-  settled_by: string | null;
-};
-
-async function openLab(opts: { worker: boolean; env?: Record<string, string> }) {
-  const chain: TestChain = await startTestChain();
-  // Before the facilitator: placing Permit2 briefly switches the chain id.
-  const stack = await deployPermit2Stack(chain.rpcUrl);
-  const fac: TestFacilitator = await startFacilitator(
-    chain,
-    { NETWORKS_FILE: permit2NetworksFile(chain, stack), ...opts.env },
-    { worker: opts.worker },
-  );
-  const payTo = privateKeyToAccount(generatePrivateKey()).address;
-  const workers: FacilitatorProcess[] = [];
-  const token = stack.token.address;
-
+async function openLab(opts: Parameters<typeof openPermit2Lab>[0]) {
+  const base = await openPermit2Lab(opts);
+  const { chain, payTo } = base;
   const lab = {
-    chain,
-    fac,
-    payTo,
-    balanceOf: (who: Address) => tokenBalance(chain, token, who),
-    relayerNonce: () => chain.client.getTransactionCount({ address: relayer }),
-    spawn(extra: Record<string, string> = {}): FacilitatorProcess {
-      const w = spawnWorker({ ...fac.env, ...extra });
-      workers.push(w);
-      return w;
-    },
+    ...base,
+    relayerNonce: () => base.txCount(relayer),
     /** A fresh payer holding FUNDED tokens, Permit2 approved, and its signed payment of PRICE to payTo. */
     async newPayment(): Promise<Payment & { variant(o: { resourceUrl?: string; extra?: Record<string, string> }): Payment["body"] }> {
-      const key = generatePrivateKey();
-      const account = privateKeyToAccount(key);
-      await stack.mint(account.address, FUNDED);
-      await approvePermit2(chain, token, key);
-      const fields = {
-        from: account.address,
-        sign: (t: Parameters<typeof account.signTypedData>[0]) => account.signTypedData(t),
-        token: stack.token,
-        amount: PRICE,
-        payTo,
-        chainId: chain.chainId,
-        nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
-        deadline: BigInt(Math.floor(Date.now() / 1000) + 300),
-        resourceUrl: "http://localhost/paid",
-      };
-      const { body, nonce } = await permit2Payment(fields);
+      const payment = await base.newExact(PRICE);
       return {
-        payer: account.address,
-        nonce,
-        body,
+        ...payment,
         // The same signed authorization inside a different request body (fields nobody signed).
         variant: (o) => {
-          const copy = structuredClone(body);
+          const copy = structuredClone(payment.body);
           if (o.resourceUrl) copy.paymentPayload.resource!.url = o.resourceUrl;
           Object.assign(copy.paymentRequirements.extra, o.extra);
           copy.paymentPayload.accepted = copy.paymentRequirements;
@@ -108,45 +49,10 @@ async function openLab(opts: { worker: boolean; env?: Record<string, string> }) 
         },
       };
     },
-    async rowOf(p: Payment): Promise<Row | undefined> {
-      const [row] = await fac.sql<Row[]>`
-        select id, method, state, latest_tx, settled_tx, settled_by from settlements
-        where chain_id = ${chain.chainId} and payer = ${p.payer.toLowerCase()}
-          and nonce = ${`0x${p.nonce.toString(16).padStart(64, "0")}`}`;
-      return row;
-    },
-    async storedTxsOf(id: string): Promise<number> {
-      const [r] = await fac.sql<{ n: number }[]>`select count(*)::int as n from settlement_txs where settlement_id = ${id}`;
-      return r!.n;
-    },
     /** Transactions that moved the token out of `payer`: more than one would be a double spend. */
-    async transfersFrom(payer: Address): Promise<string[]> {
-      const logs = await chain.client.getLogs({
-        address: token,
-        event: transferEvent,
-        args: { from: payer },
-        fromBlock: 0n,
-        toBlock: "latest",
-      });
-      return logs.map((l) => l.transactionHash!);
-    },
-    /** Polls the ledger until every row is confirmed; on timeout, fails with the states, the queue and the worker's log. */
-    async waitConfirmed(payments: Payment[], timeoutMs: number, worker?: FacilitatorProcess): Promise<Row[]> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const rows = await Promise.all(payments.map(lab.rowOf));
-        if (rows.every((r) => r?.state === "confirmed")) return rows as Row[];
-        if (Date.now() > deadline) {
-          const ids = rows.map((r) => r?.id ?? "?");
-          throw new Error(
-            `not confirmed within ${timeoutMs / 1000} s: states ${JSON.stringify(rows.map((r) => r?.state))}\n` +
-              `BullMQ:\n${await peekJobs(fac.env.REDIS_URL!, fac.env.QUEUE_PREFIX!, ids)}` +
-              (worker ? `\nworker's log:\n${tail(worker.output())}` : ""),
-          );
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    },
+    transfersFrom: async (payer: Address): Promise<string[]> => (await base.transfersFrom(payer)).map((t) => t.tx),
+    waitConfirmed: (payments: Payment[], timeoutMs: number, worker?: FacilitatorProcess) =>
+      base.waitState(payments, "confirmed", timeoutMs, worker),
     /**
      * The exactly-once verdict for confirmed payments: each moved the price once, by the row's own
      * transaction through the exact proxy; its Permit2 nonce is spent; payTo got the sum; the
@@ -168,36 +74,16 @@ async function openLab(opts: { worker: boolean; env?: Record<string, string> }) 
       }
       expect(await lab.balanceOf(payTo)).toBe(before.payTo + PRICE * BigInt(payments.length));
       expect(await lab.relayerNonce()).toBe(before.relayerNonce + payments.length);
-      expect(relayerProblems(await auditRelayer(chain, fac.sql, relayer))).toEqual([]);
-    },
-    async close() {
-      await Promise.all(workers.map((w) => w.kill()));
-      await fac.close();
-      await chain.stop();
+      await lab.expectRelayersClean([relayer]);
     },
   };
   return lab;
 }
 
 type Lab = Awaited<ReturnType<typeof openLab>>;
-
-async function withLab(opts: Parameters<typeof openLab>[0], run: (lab: Lab) => Promise<void>) {
-  const lab = await openLab(opts);
-  try {
-    await run(lab);
-  } finally {
-    await lab.close();
-  }
-}
+const withLab = labRunner(openLab);
 
 const before = async (lab: Lab) => ({ payTo: await lab.balanceOf(lab.payTo), relayerNonce: await lab.relayerNonce() });
-
-/** The answer given while no worker has finished: pending, never a failure. */
-function expectPending(res: { status: number; json: any }, p: Payment) {
-  expect(res.status).toBe(200);
-  expect(res.json).toMatchObject({ success: false, errorReason: "settlement_pending", payer: p.payer, network: NETWORK });
-  expect(res.json.transaction).toMatch(/^(0x[0-9a-f]{64})?$/);
-}
 
 describe("concurrent /settle for one Permit2 payment", () => {
   it(
@@ -272,21 +158,8 @@ describe("concurrent /settle for one Permit2 payment", () => {
   );
 });
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what())), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 describe.concurrent("Permit2 worker SIGKILLed mid-settlement, then a fresh worker process", () => {
-  it.each([
-    { point: "before_sign", at: "after the claim, before anything is signed" },
-    { point: "after_signed_commit", at: "after the signed tx is committed, before it is broadcast" },
-    { point: "after_broadcast", at: "after the broadcast, before the ledger records it" },
-  ] as const)(
+  it.each(FAULT_POINTS)(
     "killed $at ($point): one transfer per nonce, the price moved once, retries name the real transaction",
     async ({ point }) => {
       // No in-process worker: the only workers are the child processes the case starts.
@@ -297,33 +170,14 @@ describe.concurrent("Permit2 worker SIGKILLed mid-settlement, then a fresh worke
         const was = await before(lab);
 
         const pending = await lab.fac.settle(p.body);
-        expectPending(pending, p);
-        const exit = await withTimeout(
-          faulty.exited,
-          15_000,
-          () => `FAULT_POINT=${point} did not kill the worker:\n${tail(faulty.output())}`,
-        );
-        expect(exit, tail(faulty.output())).toEqual({ code: null, signal: "SIGKILL" });
+        expectPending(pending, p.payer);
+        await expectKilledBySigkill(faulty, point);
 
         // What the crash left behind.
         const crashed = (await lab.rowOf(p))!;
         expect(crashed, "the claim is committed before the worker runs").toBeDefined();
         expect(crashed.method).toBe("permit2");
-        if (point === "before_sign") {
-          expect(crashed.state).toBe("queued");
-          expect(crashed.latest_tx).toBeNull();
-          expect(await lab.storedTxsOf(crashed.id)).toBe(0);
-          expect(pending.json.transaction).toBe("");
-          expect(await lab.transfersFrom(p.payer)).toEqual([]);
-        } else {
-          // Write-ahead: the signed transaction is on record before it can reach the chain.
-          expect(crashed.state).toBe("signed");
-          expect(crashed.latest_tx).toMatch(TX_HASH);
-          expect(await lab.storedTxsOf(crashed.id)).toBe(1);
-          expect(pending.json.transaction).toBe(crashed.latest_tx);
-          expect(await lab.transfersFrom(p.payer)).toEqual(point === "after_broadcast" ? [crashed.latest_tx] : []);
-        }
-        expect(await permit2NonceUsed(lab.chain, p.payer, p.nonce)).toBe(point === "after_broadcast");
+        await lab.expectCrashLeft(p, crashed, pending, point);
 
         const fresh = lab.spawn();
         await fresh.ready();

@@ -6,20 +6,16 @@
 //
 // Every case has a lab of its own (anvil chain with the Permit2 stack, facilitator, database,
 // queue prefix), so the relayer audit sees only that case's transactions.
-import { randomBytes } from "node:crypto";
-import { parseAbiItem, type Address, type Hex } from "viem";
+import type { Address, Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
-import { deployPermit2Stack, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY, type Permit2Stack } from "../src/devnet/permit2.js";
-import { startTestChain, type TestChain } from "./support/chain.js";
-import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
-import { approvePermit2, permit2NetworksFile, permit2NonceUsed, tokenBalance } from "./support/permit2-merchant.js";
-import { permit2Payment } from "./support/permit2-payments.js";
-import { peekJobs } from "./support/queue-peek.js";
-import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
-import { killAllProcesses, spawnWorker, tail, type FacilitatorProcess } from "./support/processes.js";
+import { X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY } from "../src/devnet/permit2.js";
+import { permit2NonceUsed } from "./support/permit2-merchant.js";
+import { FUNDED, labRunner, openPermit2Lab, TX_HASH, type Payer, type Permit2Row as Row } from "./support/permit2-lab.js";
+import { killAllProcesses } from "./support/processes.js";
 import { uptoPayment } from "./support/upto-payments.js";
+import { expectKilledBySigkill, FAULT_POINTS, RECOVERY_MS } from "./support/worker-crash.js";
 
 const [keyA, keyB, keyC] = [ANVIL_KEYS[0], ANVIL_KEYS[1], ANVIL_KEYS[2]];
 const [relayerA, relayerB, relayerC] = [keyA, keyB, keyC].map((k) => privateKeyToAccount(k).address) as [Address, Address, Address];
@@ -28,152 +24,40 @@ const UNIT = 1_000n;
 const MAXIMUM = 10n * UNIT;
 /** What an `exact` payment moves when it shares the chain with upto ones. */
 const PRICE = 7_000n;
-const FUNDED = 1_000_000n;
-const TX_HASH = /^0x[0-9a-f]{64}$/;
-/** As in crash.test.ts: a dead worker's 15 s relayer lease has to expire before another may sign. */
-const RECOVERY_MS = 45_000;
 const CASE_TIMEOUT_MS = 90_000;
-
-const transferEvent = parseAbiItem("event Transfer(address indexed from, address indexed to, uint256 value)");
 
 afterAll(async () => {
   // Safety net: each lab kills its own workers; this catches anything a crashed test left.
   await killAllProcesses();
 });
 
-interface Payer {
-  payer: Address;
-  nonce: bigint;
-}
-
 type UptoPayment = Payer & Awaited<ReturnType<typeof uptoPayment>>;
-type ExactPayment = Payer & { body: Awaited<ReturnType<typeof permit2Payment>>["body"] };
 
-type Row = {
-  id: string;
-  scheme: string;
-  method: string;
-  state: string;
-  value: string;
-  charged_amount: string | null;
-  latest_tx: string | null;
-  settled_tx: string | null;
-  settled_by: string | null;
-  error_reason: string | null;
-};
-
-type Answer = { status: number; json: any };
-
-async function openLab(opts: { worker: boolean; env?: Record<string, string> }) {
-  const chain: TestChain = await startTestChain();
-  // Before the facilitator: placing Permit2 briefly switches the chain id.
-  const stack: Permit2Stack = await deployPermit2Stack(chain.rpcUrl);
-  const fac: TestFacilitator = await startFacilitator(
-    chain,
-    { NETWORKS_FILE: permit2NetworksFile(chain, stack), ...opts.env },
-    { worker: opts.worker },
-  );
-  const payTo = privateKeyToAccount(generatePrivateKey()).address;
-  const workers: FacilitatorProcess[] = [];
-  const token = stack.token.address;
-
-  async function fundedPayer() {
-    const key = generatePrivateKey();
-    const account = privateKeyToAccount(key);
-    await stack.mint(account.address, FUNDED);
-    await approvePermit2(chain, token, key);
-    return account;
-  }
-
+async function openLab(opts: Parameters<typeof openPermit2Lab>[0]) {
+  const base = await openPermit2Lab(opts);
+  const { chain, payTo } = base;
   const lab = {
-    chain,
-    fac,
-    payTo,
-    balanceOf: (who: Address) => tokenBalance(chain, token, who),
-    txCount: (who: Address) => chain.client.getTransactionCount({ address: who }),
-    spawn(extra: Record<string, string> = {}): FacilitatorProcess {
-      const w = spawnWorker({ ...fac.env, ...extra });
-      workers.push(w);
-      return w;
-    },
+    ...base,
     /** A fresh payer holding FUNDED tokens, Permit2 approved, and its upto authorization of MAXIMUM naming `facilitator`. */
     async newUpto(facilitator: Address = relayerA): Promise<UptoPayment> {
-      const account = await fundedPayer();
+      const account = await base.fundedPayer();
       const payment = await uptoPayment({
         payer: account,
         facilitator,
-        token: stack.token,
+        token: base.stack.token,
         maximum: MAXIMUM,
         payTo,
         chainId: chain.chainId,
       });
       return { payer: account.address, ...payment };
     },
-    async newExact(): Promise<ExactPayment> {
-      const account = await fundedPayer();
-      const { body, nonce } = await permit2Payment({
-        from: account.address,
-        sign: (t) => account.signTypedData(t),
-        token: stack.token,
-        amount: PRICE,
-        payTo,
-        chainId: chain.chainId,
-        nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
-        resourceUrl: "http://localhost/paid",
-      });
-      return { payer: account.address, nonce, body };
-    },
-    async verify(body: unknown): Promise<Answer> {
-      const res = await fetch(`${fac.url}/verify`, {
+    async verify(body: unknown): Promise<{ status: number; json: any }> {
+      const res = await fetch(`${base.fac.url}/verify`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
       });
       return { status: res.status, json: await res.json() };
-    },
-    async rowOf(p: Payer): Promise<Row | undefined> {
-      const [row] = await fac.sql<Row[]>`
-        select id, scheme, method, state, value::text, charged_amount::text, latest_tx, settled_tx, settled_by, error_reason
-        from settlements
-        where chain_id = ${chain.chainId} and payer = ${p.payer.toLowerCase()}
-          and nonce = ${`0x${p.nonce.toString(16).padStart(64, "0")}`}`;
-      return row;
-    },
-    async rowsOfPayer(payer: Address): Promise<number> {
-      const [r] = await fac.sql<{ n: number }[]>`select count(*)::int as n from settlements where payer = ${payer.toLowerCase()}`;
-      return r!.n;
-    },
-    async storedTxsOf(id: string): Promise<number> {
-      const [r] = await fac.sql<{ n: number }[]>`select count(*)::int as n from settlement_txs where settlement_id = ${id}`;
-      return r!.n;
-    },
-    /** Every movement of the token out of `payer`: more than one per authorization would be a second charge. */
-    async transfersFrom(payer: Address): Promise<{ tx: string; to: string; value: bigint }[]> {
-      const logs = await chain.client.getLogs({
-        address: token,
-        event: transferEvent,
-        args: { from: payer },
-        fromBlock: 0n,
-        toBlock: "latest",
-      });
-      return logs.map((l) => ({ tx: l.transactionHash!, to: l.args.to!.toLowerCase(), value: l.args.value! }));
-    },
-    /** Polls the ledger until every row is in `state`; on timeout, fails with the states, the queue and the worker's log. */
-    async waitState(payments: Payer[], state: string, timeoutMs: number, worker?: FacilitatorProcess): Promise<Row[]> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const rows = await Promise.all(payments.map(lab.rowOf));
-        if (rows.every((r) => r?.state === state)) return rows as Row[];
-        if (Date.now() > deadline) {
-          const ids = rows.map((r) => r?.id ?? "?");
-          throw new Error(
-            `not ${state} within ${timeoutMs / 1000} s: ${JSON.stringify(rows.map((r) => [r?.state, r?.error_reason]))}\n` +
-              `BullMQ:\n${await peekJobs(fac.env.REDIS_URL!, fac.env.QUEUE_PREFIX!, ids)}` +
-              (worker ? `\nworker's log:\n${tail(worker.output())}` : ""),
-          );
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
     },
     /**
      * The verdict for a confirmed upto row: the charge (not the maximum) left the payer once, to
@@ -193,38 +77,12 @@ async function openLab(opts: { worker: boolean; env?: Record<string, string> }) 
       expect(await permit2NonceUsed(chain, p.payer, p.nonce)).toBe(true);
       expect(await lab.storedTxsOf(row.id)).toBe(1);
     },
-    /** Every nonce each relayer used is a transaction we stored first, with no gap and nothing left pending. */
-    async expectRelayersClean(relayers: Address[]) {
-      for (const r of relayers) expect(relayerProblems(await auditRelayer(chain, fac.sql, r)), r).toEqual([]);
-    },
-    async close() {
-      await Promise.all(workers.map((w) => w.kill()));
-      await fac.close();
-      await chain.stop();
-    },
   };
   return lab;
 }
 
 type Lab = Awaited<ReturnType<typeof openLab>>;
-
-async function withLab(opts: Parameters<typeof openLab>[0], run: (lab: Lab) => Promise<void>) {
-  const lab = await openLab(opts);
-  try {
-    await run(lab);
-  } finally {
-    await lab.close();
-  }
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what())), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const withLab = labRunner(openLab);
 
 describe("concurrent /settle of one upto authorization with different charges", () => {
   it(
@@ -293,11 +151,7 @@ describe("concurrent /settle of one upto authorization with different charges", 
 describe.concurrent("upto worker SIGKILLed mid-settlement, then a fresh worker process", () => {
   const CHARGE = 6n * UNIT;
 
-  it.each([
-    { point: "before_sign", at: "after the claim, before anything is signed" },
-    { point: "after_signed_commit", at: "after the signed tx is committed, before it is broadcast" },
-    { point: "after_broadcast", at: "after the broadcast, before the ledger records it" },
-  ] as const)(
+  it.each(FAULT_POINTS)(
     "killed $at ($point): the charge moved once from the named key, retries name the real transaction",
     async ({ point }) => {
       // No in-process worker: the only workers are the child processes the case starts.
@@ -311,31 +165,12 @@ describe.concurrent("upto worker SIGKILLed mid-settlement, then a fresh worker p
         const pending = await lab.fac.settle(p.settleBody(CHARGE));
         expect(pending.status).toBe(200);
         expect(pending.json).toMatchObject({ success: false, errorReason: "settlement_pending", payer: p.payer, network: NETWORK });
-        const exit = await withTimeout(
-          faulty.exited,
-          15_000,
-          () => `FAULT_POINT=${point} did not kill the worker:\n${tail(faulty.output())}`,
-        );
-        expect(exit, tail(faulty.output())).toEqual({ code: null, signal: "SIGKILL" });
+        await expectKilledBySigkill(faulty, point);
 
         const crashed = (await lab.rowOf(p))!;
         expect(crashed, "the claim is committed before the worker runs").toBeDefined();
         expect(crashed).toMatchObject({ scheme: "upto", value: MAXIMUM.toString(), charged_amount: CHARGE.toString() });
-        if (point === "before_sign") {
-          expect(crashed.state).toBe("queued");
-          expect(crashed.latest_tx).toBeNull();
-          expect(await lab.storedTxsOf(crashed.id)).toBe(0);
-          expect(pending.json.transaction).toBe("");
-          expect(await lab.transfersFrom(p.payer)).toEqual([]);
-        } else {
-          // Write-ahead: the signed transaction is on record before it can reach the chain.
-          expect(crashed.state).toBe("signed");
-          expect(crashed.latest_tx).toMatch(TX_HASH);
-          expect(await lab.storedTxsOf(crashed.id)).toBe(1);
-          expect(pending.json.transaction).toBe(crashed.latest_tx);
-          expect((await lab.transfersFrom(p.payer)).map((t) => t.tx)).toEqual(point === "after_broadcast" ? [crashed.latest_tx] : []);
-        }
-        expect(await permit2NonceUsed(lab.chain, p.payer, p.nonce)).toBe(point === "after_broadcast");
+        await lab.expectCrashLeft(p, crashed, pending, point);
 
         const fresh = lab.spawn();
         await fresh.ready();
@@ -382,7 +217,7 @@ describe("which relayer key settles an upto payment", () => {
     async () => {
       const charges = [3n * UNIT, 5n * UNIT, MAXIMUM];
       const uptos = await Promise.all(charges.map(() => lab.newUpto(relayerB)));
-      const exacts = await Promise.all([lab.newExact(), lab.newExact()]);
+      const exacts = await Promise.all([lab.newExact(PRICE), lab.newExact(PRICE)]);
       const payToBefore = await lab.balanceOf(lab.payTo);
       const nonceC = await lab.txCount(relayerC);
       for (const p of uptos) expect((await lab.verify(p.verifyBody)).json).toEqual({ isValid: true, payer: p.payer });

@@ -9,7 +9,8 @@ import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from "@x402/
 import { x402Client, x402HTTPClient } from "@x402/core/client";
 import { ExactEvmScheme, registerExactEvmScheme } from "@x402/evm/exact/client";
 import { wrapFetchWithPayment as wrapFetchV2, wrapFetchWithPaymentFromConfig } from "@x402/fetch";
-import { createWalletClient, http, type Hex, type PrivateKeyAccount } from "viem";
+import type { SchemeNetworkClient } from "@x402/core/types";
+import { createWalletClient, http, type Address, type Hex, type PrivateKeyAccount } from "viem";
 import { baseSepolia } from "viem/chains";
 import { decodeXPaymentResponse, wrapFetchWithPayment as wrapFetchV1 } from "x402-fetch";
 import { V2_NETWORK } from "./merchant.js";
@@ -117,8 +118,25 @@ export async function pay(kind: ClientKind, url: string, account: PrivateKeyAcco
       break;
     }
   }
-  const answer = await readAnswer(res);
-  const last = cap.sent.at(-1);
+  return withSentHeader(await readAnswer(res), cap.sent);
+}
+
+/**
+ * Pays for `url` with @x402/fetch@2 and one client scheme on eip155:84532, in `asset` only: the
+ * client refuses tokens it does not know unless the buyer opts in, as a real buyer would.
+ */
+export async function payWithClientScheme(url: string, scheme: SchemeNetworkClient, asset: Address): Promise<Attempt> {
+  const cap = capturingFetch();
+  const client = x402Client.fromConfig({
+    schemes: [{ network: V2_NETWORK, client: scheme }],
+    spendControls: { allowedAssets: [{ network: V2_NETWORK, asset }] },
+  });
+  return withSentHeader(await readAnswer(await wrapFetchV2(cap.fetch, client)(url)), cap.sent);
+}
+
+/** The answer with the payment header the client sent last, and the payload decoded from it. */
+function withSentHeader(answer: Awaited<ReturnType<typeof readAnswer>>, sent: ReturnType<typeof capturingFetch>["sent"]): Attempt {
+  const last = sent.at(-1);
   return {
     ...answer,
     ...(last ? { paymentHeaderName: last.name, paymentHeader: last.value, payload: b64json(last.value) } : {}),

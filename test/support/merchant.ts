@@ -48,7 +48,8 @@ export function bearerAuthHeaders(key: string) {
   return async () => ({ verify: h, settle: h, supported: h, list: h, bazaar: h });
 }
 
-async function serve(app: express.Express): Promise<{ base: string; close(): Promise<void> }> {
+/** Listens on a free local port; close() also drops kept-alive connections. */
+export async function serve(app: express.Express): Promise<{ base: string; close(): Promise<void> }> {
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
@@ -63,7 +64,8 @@ async function serve(app: express.Express): Promise<{ base: string; close(): Pro
   };
 }
 
-function paidApp(install: (app: express.Express) => void) {
+/** An app whose GET /paid, behind what `install` puts in front of it, counts the requests it serves. */
+export function paidApp(install: (app: express.Express) => void) {
   let count = 0;
   const app = express();
   install(app);

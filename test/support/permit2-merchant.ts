@@ -2,23 +2,18 @@
 // @x402/express@2 merchant whose paid route is priced in a given ERC-20 with
 // assetTransferMethod "permit2", and an @x402/fetch@2 buyer that pays it and remembers the
 // header it sent. Plus the few chain and ledger reads the Permit2 interop tests share.
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import express from "express";
 import { HTTPFacilitatorClient } from "@x402/core/server";
 import { ExactEvmScheme as ExactServer } from "@x402/evm/exact/server";
 import { ExactEvmScheme as ExactClient } from "@x402/evm/exact/client";
 import { paymentMiddleware, x402ResourceServer } from "@x402/express";
-import { wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import { encodeFunctionData, erc20Abi, maxUint256, parseEther, type Address, type Hex } from "viem";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { sendTx } from "../../src/devnet/contracts.js";
 import { PERMIT2_ADDRESS, permit2Abi, type Permit2Stack } from "../../src/devnet/permit2.js";
-import { readAnswer, type Attempt } from "./buyers.js";
+import { payWithClientScheme, type Attempt } from "./buyers.js";
 import type { TestChain } from "./chain.js";
 import type { TestFacilitator } from "./facilitator.js";
-import type { Merchant } from "./merchant.js";
-import { V2_NETWORK } from "./merchant.js";
+import { paidApp, serve, V2_NETWORK, type Merchant } from "./merchant.js";
 import { baseSepoliaFile } from "./networks-file.js";
 
 /** The token a route is priced in, with its EIP-712 domain (the client signs EIP-2612 permits with it). */
@@ -71,52 +66,17 @@ export async function startPermit2Merchant(o: Permit2MerchantOptions): Promise<M
     },
   };
   const server = new x402ResourceServer(new HTTPFacilitatorClient({ url: o.facilitatorUrl })).register(V2_NETWORK, new ExactServer());
-  let count = 0;
-  const app = express();
-  app.use(paymentMiddleware(routes, server));
-  app.get("/paid", (_req, res) => {
-    count++;
-    res.json({ content: "paid content" });
-  });
-  const http: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  const { port } = http.address() as AddressInfo;
-  return {
-    paidUrl: `http://127.0.0.1:${port}/paid`,
-    handled: () => count,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        http.closeAllConnections();
-        http.close((e) => (e ? reject(e) : resolve()));
-      }),
-  };
+  const { app, handled } = paidApp((a) => a.use(paymentMiddleware(routes, server)));
+  const s = await serve(app);
+  return { paidUrl: `${s.base}/paid`, handled, close: s.close };
 }
 
 /**
  * Pays with @x402/fetch@2 for `account`, in `asset` only. The rpcUrl lets the client read allowance and permit
  * nonces, which it needs only to sign an EIP-2612 permit when the route offers sponsoring.
  */
-export async function payWithPermit2(url: string, account: PrivateKeyAccount, rpcUrl: string, asset: Address): Promise<Attempt> {
-  let sent: string | undefined;
-  const capturing = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const req = new Request(input, init);
-    sent = req.headers.get("PAYMENT-SIGNATURE") ?? sent;
-    return fetch(req);
-  }) as typeof fetch;
-  // The client refuses tokens it does not know unless the buyer opts in, as a real buyer would.
-  const client = x402Client.fromConfig({
-    schemes: [{ network: V2_NETWORK, client: new ExactClient(account, { rpcUrl }) }],
-    spendControls: { allowedAssets: [{ network: V2_NETWORK, asset }] },
-  });
-  const answer = await readAnswer(await wrapFetchWithPayment(capturing, client)(url));
-  return {
-    ...answer,
-    ...(sent
-      ? { paymentHeaderName: "PAYMENT-SIGNATURE", paymentHeader: sent, payload: JSON.parse(Buffer.from(sent, "base64").toString("utf8")) }
-      : {}),
-  };
-}
+export const payWithPermit2 = (url: string, account: PrivateKeyAccount, rpcUrl: string, asset: Address): Promise<Attempt> =>
+  payWithClientScheme(url, new ExactClient(account, { rpcUrl }), asset);
 
 export const tokenBalance = (chain: TestChain, token: Address, who: Address) =>
   chain.client.readContract({ address: token, abi: erc20Abi, functionName: "balanceOf", args: [who] });

@@ -2,19 +2,16 @@
 // @x402/express@2 merchant whose metered route authorizes up to a maximum and, once its handler
 // has run, names the actual charge through the Settlement-Overrides header; and an @x402/fetch@2
 // buyer paying it with the upto client scheme. Plus the ledger read the upto interop test needs.
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import express from "express";
 import { HTTPFacilitatorClient } from "@x402/core/server";
 import { UptoEvmScheme as UptoServer } from "@x402/evm/upto/server";
 import { UptoEvmScheme as UptoClient } from "@x402/evm/upto/client";
 import { paymentMiddleware, setSettlementOverrides, x402ResourceServer } from "@x402/express";
-import { wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import type { Address } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { readAnswer, type Attempt, type Receipt } from "./buyers.js";
+import { payWithClientScheme, type Attempt, type Receipt } from "./buyers.js";
 import type { TestFacilitator } from "./facilitator.js";
-import { V2_NETWORK, type Merchant } from "./merchant.js";
+import { serve, V2_NETWORK, type Merchant } from "./merchant.js";
 import type { PriceToken } from "./permit2-merchant.js";
 
 export interface UptoMerchantOptions {
@@ -58,20 +55,8 @@ export async function startUptoMerchant(o: UptoMerchantOptions): Promise<UptoMer
     setSettlementOverrides(res, { amount: charge.toString() });
     res.json({ content: "metered content" });
   });
-  const http: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  const { port } = http.address() as AddressInfo;
-  return {
-    paidUrl: `http://127.0.0.1:${port}/metered`,
-    charges,
-    handled: () => charges.length,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        http.closeAllConnections();
-        http.close((e) => (e ? reject(e) : resolve()));
-      }),
-  };
+  const s = await serve(app);
+  return { paidUrl: `${s.base}/metered`, charges, handled: () => charges.length, close: s.close };
 }
 
 /** An upto receipt also says how much was charged. */
@@ -80,26 +65,8 @@ export interface UptoAttempt extends Omit<Attempt, "receipt"> {
 }
 
 /** Pays with @x402/fetch@2 and the upto client scheme for `account`, in `asset` only. */
-export async function payUpto(url: string, account: PrivateKeyAccount, rpcUrl: string, asset: Address): Promise<UptoAttempt> {
-  let sent: string | undefined;
-  const capturing = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const req = new Request(input, init);
-    sent = req.headers.get("PAYMENT-SIGNATURE") ?? sent;
-    return fetch(req);
-  }) as typeof fetch;
-  // The client refuses tokens it does not know unless the buyer opts in, as a real buyer would.
-  const client = x402Client.fromConfig({
-    schemes: [{ network: V2_NETWORK, client: new UptoClient(account, { rpcUrl }) }],
-    spendControls: { allowedAssets: [{ network: V2_NETWORK, asset }] },
-  });
-  const answer = await readAnswer(await wrapFetchWithPayment(capturing, client)(url));
-  return {
-    ...answer,
-    ...(sent
-      ? { paymentHeaderName: "PAYMENT-SIGNATURE", paymentHeader: sent, payload: JSON.parse(Buffer.from(sent, "base64").toString("utf8")) }
-      : {}),
-  };
-}
+export const payUpto = (url: string, account: PrivateKeyAccount, rpcUrl: string, asset: Address): Promise<UptoAttempt> =>
+  payWithClientScheme(url, new UptoClient(account, { rpcUrl }), asset);
 
 export interface UptoLedgerRow {
   scheme: string;

@@ -1,32 +1,21 @@
 // Builders for `upto` payments as the official client sends them: a PermitWitnessTransferFrom for
 // the upto proxy naming a facilitator, signed by the payer, in the v2 body a resource server posts
 // to /verify (amount = the maximum) and, once it knows the charge, to /settle (amount = the charge).
-import { randomBytes } from "node:crypto";
 import type { Address, Hex, LocalAccount } from "viem";
 import { PERMIT2_ADDRESS, uptoPermit2WitnessTypes, X402_UPTO_PERMIT2_PROXY } from "../../src/devnet/permit2.js";
-import { now } from "./payments.js";
+import { permit2Defaults, type Permit2SignedFields } from "./permit2-payments.js";
 
-export interface UptoPaymentOptions {
+export interface UptoPaymentOptions extends Permit2SignedFields {
   payer: LocalAccount;
   facilitator: Address;
   token: { address: Address; name: string; version: string };
   /** The most the payer authorizes. */
   maximum: bigint;
   payTo: Address;
-  chainId: number;
-  network?: string;
-  nonce?: bigint;
-  deadline?: bigint;
-  validAfter?: bigint;
-  /** Overrides of the signed message, to break exactly one thing. */
-  spender?: Address;
 }
 
 export async function uptoPayment(o: UptoPaymentOptions) {
-  const nonce = o.nonce ?? BigInt(`0x${randomBytes(32).toString("hex")}`);
-  const deadline = o.deadline ?? now() + 300n;
-  const validAfter = o.validAfter ?? 0n;
-  const spender = o.spender ?? X402_UPTO_PERMIT2_PROXY;
+  const { nonce, deadline, validAfter, spender } = permit2Defaults(o, X402_UPTO_PERMIT2_PROXY);
   const signature: Hex = await o.payer.signTypedData({
     domain: { name: "Permit2", chainId: o.chainId, verifyingContract: PERMIT2_ADDRESS },
     types: uptoPermit2WitnessTypes,
