@@ -25,6 +25,16 @@ export function createGasMeter(db: Db) {
       );
     },
 
+    /** Wei one key has spent today (UTC): read fresh, since a budget is checked against it. */
+    async spentToday(keyId: string): Promise<bigint> {
+      const rows = await guardDb("gas spent", () =>
+        db.execute<{ wei: string }>(
+          sql`SELECT wei::text AS wei FROM api_key_gas WHERE key_id = ${keyId} AND day = (now() AT TIME ZONE 'utc')::date`,
+        ),
+      );
+      return BigInt([...rows][0]?.wei ?? 0);
+    },
+
     /** Wei spent today (UTC) per key. */
     async today(): Promise<Map<string, bigint>> {
       const rows = await guardDb("gas spent", () =>

@@ -1,5 +1,6 @@
 // Rate limits per API key (per client address when the api is open), counted in Redis so every
-// api process shares them: a fixed one-second window of `burst` requests (default: perSecond),
+// api process shares them: a fixed window of `burst` requests (default: perSecond, at least 1)
+// lasting burst / perSecond seconds, so the average is perSecond and a burst may come at once;
 // from the key's policy or RATE_LIMIT_PER_SECOND / RATE_LIMIT_BURST. Over it: 429 with JSON and
 // Retry-After. Health, readiness and metrics are never limited. Without Redis the limit is not
 // enforced rather than refusing every request.
@@ -18,7 +19,9 @@ export interface RateLimitDeps {
 
 const EXEMPT = /\/(health|healthz|readyz|metrics)$/;
 
-const windowMax = (l: { perSecond: number; burst?: number }) => Math.max(1, Math.ceil(l.burst ?? l.perSecond));
+type Limit = { perSecond: number; burst?: number };
+export const windowMax = (l: Limit) => Math.max(1, Math.floor(l.burst ?? l.perSecond));
+export const windowMs = (l: Limit) => Math.max(1, Math.round((windowMax(l) * 1000) / l.perSecond));
 
 export async function registerRateLimit(app: FastifyInstance, deps: RateLimitDeps): Promise<void> {
   // The key is matched once per request (a digest and a pass over the ring), however often asked.
@@ -34,7 +37,10 @@ export async function registerRateLimit(app: FastifyInstance, deps: RateLimitDep
     redis: deps.redis,
     nameSpace: `${deps.prefix}:rate-limit:`,
     skipOnError: true,
-    timeWindow: 1000,
+    timeWindow: (req) => {
+      const limit = limitOf(req);
+      return limit ? windowMs(limit) : 1000;
+    },
     allowList: (req) => EXEMPT.test(req.url.split("?")[0]!) || !limitOf(req),
     keyGenerator: (req) => {
       const policy = policyOf(req);
@@ -48,7 +54,7 @@ export async function registerRateLimit(app: FastifyInstance, deps: RateLimitDep
     errorResponseBuilder: (_req, ctx) => ({
       statusCode: 429,
       error: "rate_limited",
-      message: `more than ${ctx.max} requests per second; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+      message: `more than ${ctx.max} requests in ${ctx.after}; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
     }),
   });
 }

@@ -29,7 +29,7 @@ import { createOperatorReads } from "../http/dashboard/operator-reads.js";
 
 /** How stale the api's list of relayer keys may be (a new worker's keys show up this late). */
 const RELAYER_LIST_TTL_MS = 5_000;
-/** How stale a key's gas spent today may be when its budget is checked. */
+/** How stale the keys' gas spent today may be in GET /keys and the metrics (budgets read it fresh). */
 const GAS_SPENT_TTL_MS = 2_000;
 
 export interface Api {
@@ -82,7 +82,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
       ? createFailureBudget(redis, { budget: config.payerFailureBudget, prefix: config.queuePrefix })
       : undefined,
     screening,
-    gasSpentToday: async (keyId) => (await gasToday()).get(keyId) ?? 0n,
+    gasSpentToday: gasMeter.spentToday,
   });
   const waiter = createSettlementWaiter(database.sql);
   const settle = createSettleService({
