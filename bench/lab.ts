@@ -8,6 +8,8 @@ export interface Proc {
   child: ChildProcess;
   /** Peak resident set size so far (VmHWM), in MiB, summed over the process and its children (api replicas). */
   peakRssMiB(): number;
+  /** CPU time used so far (user + system), in ms, summed over the live process and its children. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export function startProcess(args: string[], env: Record<string, string>, nodeFl
   return {
     child,
     peakRssMiB: () => processTree(child.pid!).reduce((sum, pid) => sum + peakKiB(pid), 0) / 1024,
+    cpuMs: () => processTree(child.pid!).reduce((sum, pid) => sum + cpuTicks(pid), 0) * (1000 / CLOCK_TICKS),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -50,6 +53,19 @@ function peakKiB(pid: number): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) : 0;
+  } catch {
+    return 0; // gone meanwhile
+  }
+}
+
+// USER_HZ: the unit of utime and stime in /proc/<pid>/stat (100 on every Linux this runs on).
+const CLOCK_TICKS = 100;
+
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
   } catch {
     return 0; // gone meanwhile
   }
@@ -99,4 +115,22 @@ export function firstLine(proc: Proc, timeoutMs = 30_000): Promise<string> {
       }
     });
   });
+}
+
+/** Our api's and worker's environment on the bench chain and database. */
+export function ourEnv(o: { databaseUrl: string; rpcUrl: string; port: number; queuePrefix: string; relayerKeys: string[] }) {
+  const env = process.env;
+  return {
+    DATABASE_URL: o.databaseUrl,
+    REDIS_URL: env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    RPC_URL_BASE_SEPOLIA: o.rpcUrl,
+    RELAYER_PRIVATE_KEY: o.relayerKeys.join(","),
+    QUEUE_PREFIX: o.queuePrefix,
+    PORT: String(o.port),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: env.BENCH_LOG_LEVEL ?? "warn",
+    SETTLE_WAIT_MS: "60000",
+    SETTLE_MAX_WAIT_MS: "60000",
+    API_PROCESSES: env.BENCH_API_PROCESSES ?? "1",
+  };
 }

@@ -3,7 +3,9 @@
 // block a second. /verify: many distinct valid payloads, 32 connections, 10 s, for EIP-3009 and
 // again through Permit2 (the buyers approved it). Settlement:
 // 200 payments with 50 in flight, with one relayer key and with two. Prints one table with the
-// ratios and appends a JSON line per run to bench/results.jsonl.
+// ratios and appends a JSON line per run to bench/results.jsonl. Then, on the same chain, the
+// rate-limit isolation scenario (bench/rate-limit-isolation.ts). BENCH_SCENARIO=peer or
+// BENCH_SCENARIO=rate-limit-isolation runs only that one (both, comma-separated, is the default).
 import { appendFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { createWalletClient, erc20Abi, http, maxUint256, parseEther, parseUnits, type Hex } from "viem";
@@ -16,8 +18,9 @@ import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "../src/devnet/usdc.js";
 import { signAuthorization, v2Body } from "../test/support/payments.js";
 import { permit2Payment } from "../test/support/permit2-payments.js";
 import { recreateDatabase } from "../src/devnet/database.js";
-import { firstLine, freePort, startProcess, waitForHttp, type Proc } from "./lab.js";
+import { firstLine, freePort, ourEnv, startProcess, waitForHttp, type Proc } from "./lab.js";
 import { run, type RunFigures } from "./load.js";
+import { rateLimitIsolation } from "./rate-limit-isolation.js";
 
 const env = process.env;
 const VERIFY_SECONDS = Number(env.BENCH_VERIFY_SECONDS ?? 10);
@@ -29,10 +32,15 @@ const SETTLEMENTS = Number(env.BENCH_SETTLEMENTS ?? 200);
 const IN_FLIGHT = Number(env.BENCH_SETTLE_INFLIGHT ?? 50);
 const PRICE = 1_000n;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
+const SCENARIOS = ["peer", "rate-limit-isolation"] as const;
+const selected = (env.BENCH_SCENARIO ?? SCENARIOS.join(",")).split(",").map((s) => s.trim()).filter(Boolean);
+const runs = (s: (typeof SCENARIOS)[number]) => selected.includes(s);
 
 async function main() {
+  const unknown = selected.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+  if (unknown.length || !selected.length)
+    throw new Error(`BENCH_SCENARIO: ${unknown.join(", ") || "(empty)"} is not one of ${SCENARIOS.join(", ")}`);
   const anvil = await startAnvil({ chainId: 84532 });
-  const procs: Proc[] = [];
   try {
     const usdc = await deployUsdc(anvil.rpcUrl, { address: BASE_SEPOLIA_USDC });
     await ensureMulticall3(anvil.rpcUrl);
@@ -40,17 +48,19 @@ async function main() {
     for (const b of buyers) await mintUsdc(anvil.rpcUrl, usdc, b.address, parseUnits("1000", 6));
     const test = devnetTestClient(anvil.rpcUrl);
     // Permit2 and the exact proxy at their canonical addresses; every buyer approves Permit2 once.
-    await deployPermit2Stack(anvil.rpcUrl);
-    for (const b of buyers) {
-      await test.setBalance({ address: b.address, value: parseEther("1") });
-      const wallet = createWalletClient({ account: b, transport: http(anvil.rpcUrl) });
-      await wallet.writeContract({
-        chain: null,
-        address: usdc.address,
-        abi: erc20Abi,
-        functionName: "approve",
-        args: [PERMIT2_ADDRESS, maxUint256],
-      });
+    if (runs("peer")) {
+      await deployPermit2Stack(anvil.rpcUrl);
+      for (const b of buyers) {
+        await test.setBalance({ address: b.address, value: parseEther("1") });
+        const wallet = createWalletClient({ account: b, transport: http(anvil.rpcUrl) });
+        await wallet.writeContract({
+          chain: null,
+          address: usdc.address,
+          abi: erc20Abi,
+          functionName: "approve",
+          args: [PERMIT2_ADDRESS, maxUint256],
+        });
+      }
     }
     await test.setAutomine(false);
     await test.setIntervalMining({ interval: 1 });
@@ -89,35 +99,45 @@ async function main() {
         }),
       );
 
-    // ---- ours: api and worker as separate processes ----
     const databaseUrl = await recreateDatabase(env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres", "x402_bench");
+    if (runs("peer")) await peerComparison({ rpcUrl: anvil.rpcUrl, databaseUrl, sign, signPermit2 });
+    if (runs("rate-limit-isolation"))
+      await rateLimitIsolation({
+        env: (o) => ourEnv({ databaseUrl, rpcUrl: anvil.rpcUrl, relayerKeys: [ANVIL_KEYS[0]], ...o }),
+        sign,
+        payloads: PAYLOADS,
+      });
+  } finally {
+    await anvil.stop();
+  }
+}
+
+/** The first scenario: ours against the official facilitator logic, verify and settle. */
+async function peerComparison(lab: {
+  rpcUrl: string;
+  databaseUrl: string;
+  sign(n: number): Promise<string[]>;
+  signPermit2(n: number): Promise<string[]>;
+}) {
+  const { sign, signPermit2 } = lab;
+  const procs: Proc[] = [];
+  try {
+    // ---- ours: api and worker as separate processes ----
     const port = await freePort();
     const queuePrefix = `x402bench${Date.now()}`;
-    const ourEnv = (keys: Hex[]) => ({
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: env.REDIS_URL ?? "redis://127.0.0.1:6379",
-      RPC_URL_BASE_SEPOLIA: anvil.rpcUrl,
-      RELAYER_PRIVATE_KEY: keys.join(","),
-      QUEUE_PREFIX: queuePrefix,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      LOG_LEVEL: env.BENCH_LOG_LEVEL ?? "warn",
-      SETTLE_WAIT_MS: "60000",
-      SETTLE_MAX_WAIT_MS: "60000",
-      API_PROCESSES: env.BENCH_API_PROCESSES ?? "1",
-    });
+    const envOf = (keys: Hex[]) => ourEnv({ databaseUrl: lab.databaseUrl, rpcUrl: lab.rpcUrl, port, queuePrefix, relayerKeys: keys });
     const oursUrl = `http://127.0.0.1:${port}`;
-    let worker = startProcess(["src/main.ts", "worker"], ourEnv([ANVIL_KEYS[0]]));
+    let worker = startProcess(["src/main.ts", "worker"], envOf([ANVIL_KEYS[0]]));
     procs.push(worker);
     // BENCH_CPU_PROFILE=dir writes the api's V8 CPU profile there when it stops.
     const profile = env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : [];
     const nodeFlags = (env.BENCH_API_NODE_FLAGS ?? "").split(" ").filter(Boolean);
-    const api = startProcess(["src/main.ts", "api"], ourEnv([ANVIL_KEYS[0]]), [...nodeFlags, ...profile]);
+    const api = startProcess(["src/main.ts", "api"], envOf([ANVIL_KEYS[0]]), [...nodeFlags, ...profile]);
     procs.push(api);
     await waitForHttp(`${oursUrl}/healthz`);
 
     // ---- peer: the official facilitator logic, signing with its own key ----
-    const peer = startProcess(["bench/peer-server.ts"], { RPC_URL: anvil.rpcUrl, PEER_KEY: ANVIL_KEYS[4] });
+    const peer = startProcess(["bench/peer-server.ts"], { RPC_URL: lab.rpcUrl, PEER_KEY: ANVIL_KEYS[4] });
     procs.push(peer);
     const peerUrl = await firstLine(peer);
 
@@ -142,7 +162,7 @@ async function main() {
       run({ url, path: "/settle", bodies, connections: Math.min(IN_FLIGHT, bodies.length), amount: bodies.length, isOk: isPaid });
     const settleOursOne = await settle(oursUrl, await sign(SETTLEMENTS));
     await worker.stop();
-    worker = startProcess(["src/main.ts", "worker"], ourEnv([ANVIL_KEYS[0], ANVIL_KEYS[1]]));
+    worker = startProcess(["src/main.ts", "worker"], envOf([ANVIL_KEYS[0], ANVIL_KEYS[1]]));
     procs.push(worker);
     await new Promise((r) => setTimeout(r, 3_000));
     const settleOursTwo = await settle(oursUrl, await sign(SETTLEMENTS));
@@ -161,7 +181,6 @@ async function main() {
     });
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
-    await anvil.stop();
   }
 }
 
