@@ -39,7 +39,12 @@ export async function run(opts: {
       // not JSON: counted as answered, not ok
     }
   };
-  const request = { method: "POST" as const, path: opts.path, headers: { ...opts.headers, "content-type": "application/json" }, onResponse };
+  const request = {
+    method: "POST" as const,
+    path: opts.path,
+    headers: { ...opts.headers, "content-type": "application/json" },
+    onResponse,
+  };
   // A timed run sends every body many times. Each connection walks the bodies from an offset of
   // its own, as requests autocannon builds once, so the load generator takes less of the cores it
   // shares with the system under test. A counted run (settlement) sends each body exactly once.

@@ -33,7 +33,10 @@ const IN_FLIGHT = Number(env.BENCH_SETTLE_INFLIGHT ?? 50);
 const PRICE = 1_000n;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
 const SCENARIOS = ["peer", "rate-limit-isolation"] as const;
-const selected = (env.BENCH_SCENARIO ?? SCENARIOS.join(",")).split(",").map((s) => s.trim()).filter(Boolean);
+const selected = (env.BENCH_SCENARIO ?? SCENARIOS.join(","))
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 const runs = (s: (typeof SCENARIOS)[number]) => selected.includes(s);
 
 async function main() {
