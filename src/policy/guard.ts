@@ -47,6 +47,8 @@ export function createGuard(deps: GuardDeps) {
       const budget = o.settling && o.policy?.dailyGasBudgetWei;
       if (budget && deps.gasSpentToday && (await deps.gasSpentToday(keyId!)) >= BigInt(budget))
         return refuse(req, keyId, { reason: PolicyReason.gasBudget, message: "the API key's gas budget for today (UTC) is spent" });
+      // Only the budget and screening need the payer: nothing more is read on /verify's hot path otherwise.
+      if (!deps.failures && !deps.screening) return undefined;
       const payer = this.payerOf(req);
       const wait = deps.failures && payer ? await deps.failures.exhausted(payer) : undefined;
       if (wait !== undefined)
