@@ -22,6 +22,8 @@ export async function run(opts: {
   connections: number;
   durationS?: number;
   amount?: number;
+  /** Requests a second over all connections; unset, as fast as the connections allow. */
+  overallRate?: number;
   headers?: Record<string, string>;
   /** Told every answer's HTTP status. */
   onStatus?(status: number): void;
@@ -62,6 +64,7 @@ export async function run(opts: {
     connections: opts.connections,
     ...(opts.durationS ? { duration: opts.durationS } : {}),
     ...(opts.amount ? { amount: opts.amount } : {}),
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
     timeout: 120,
     ...(timed
       ? { setupClient: walkFromOwnOffset, requests: [prebuilt[0]!] }
@@ -109,7 +112,7 @@ export function steady(opts: {
   ratePerSec: number;
   connections: number;
   isOk(json: any): boolean;
-}): { samples: Sample[]; errors: () => number; stop(): Promise<void> } {
+}): { samples: Sample[]; errors: () => number; sent: () => number; stop(): Promise<void> } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections });
   const target = new URL(opts.path, opts.url);
   const samples: Sample[] = [];
@@ -164,6 +167,7 @@ export function steady(opts: {
   return {
     samples,
     errors: () => errors,
+    sent: () => sent,
     stop: () =>
       new Promise<void>((resolve) => {
         stopped = true;
