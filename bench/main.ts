@@ -21,6 +21,7 @@ import { recreateDatabase } from "../src/devnet/database.js";
 import { firstLine, freePort, ourEnv, startProcess, waitForHttp, type Proc } from "./lab.js";
 import { run, type RunFigures } from "./load.js";
 import { rateLimitIsolation } from "./rate-limit-isolation.js";
+import { settlementThroughput } from "./settlement.js";
 
 const env = process.env;
 const VERIFY_SECONDS = Number(env.BENCH_VERIFY_SECONDS ?? 10);
@@ -32,7 +33,7 @@ const SETTLEMENTS = Number(env.BENCH_SETTLEMENTS ?? 200);
 const IN_FLIGHT = Number(env.BENCH_SETTLE_INFLIGHT ?? 50);
 const PRICE = 1_000n;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
-const SCENARIOS = ["peer", "rate-limit-isolation"] as const;
+const SCENARIOS = ["peer", "rate-limit-isolation", "settlement"] as const;
 const selected = (env.BENCH_SCENARIO ?? SCENARIOS.join(","))
   .split(",")
   .map((s) => s.trim())
@@ -110,6 +111,7 @@ async function main() {
         sign,
         payloads: PAYLOADS,
       });
+    if (runs("settlement")) await settlementThroughput({ rpcUrl: anvil.rpcUrl, databaseUrl, token: usdc.address, sign });
   } finally {
     await anvil.stop();
   }

@@ -22,6 +22,30 @@ export function connectDatabase(url: string, opts: { max?: number } = {}): Datab
     idle_timeout: 30,
     onnotice: () => {},
   });
-  const db = drizzle(sql, { schema });
+  const db = drizzle(preparing(sql), { schema });
   return { sql, db, close: () => sql.end({ timeout: 5 }) };
+}
+
+/**
+ * drizzle runs every query through postgres.js's `unsafe` with prepare off, and for an unnamed
+ * statement with parameters postgres.js first asks the server for their types: two round trips
+ * and a fresh parse and plan per query. Prepared, each statement text is parsed once per
+ * connection and then costs one round trip. drizzle's statement texts are fixed (values go in as
+ * parameters), so the per-connection cache stays small; postgres.js re-prepares a statement the
+ * server no longer accepts. Transactions get the same treatment.
+ */
+function preparing(sql: Sql): Sql {
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
+      if (prop === "unsafe")
+        return (query: string, args?: unknown[], options?: object) => target.unsafe(query, args as never, { ...options, prepare: true });
+      if (prop === "begin" || prop === "savepoint")
+        return (...params: unknown[]) => {
+          const fn = params.pop() as (tx: Sql) => unknown;
+          const open = (target as unknown as Record<string, (...a: unknown[]) => unknown>)[prop]!;
+          return open.apply(target, [...params, (tx: Sql) => fn(preparing(tx))]);
+        };
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }

@@ -1,7 +1,7 @@
 // The settlement state machine's storage. Every transition is a compare-and-set on
 // (state, version) that appends an event and notifies waiters in the same transaction, so a
 // stale worker loses its race instead of overwriting progress.
-import { and, eq, gt, isNull, sql, TransactionRollbackError } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, sql, TransactionRollbackError } from "drizzle-orm";
 import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
 import { lockLane } from "./relayer-lanes.js";
@@ -43,6 +43,24 @@ async function recordEvent(tx: Tx, t: Transition, version: number): Promise<void
   await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${t.id})`);
 }
 
+/** Wake-ups for many rows in one statement (delivered at commit). */
+export async function notifyAll(tx: Tx, ids: string[]): Promise<void> {
+  if (!ids.length) return;
+  // Settlement ids are uuids: the array literal needs no quoting.
+  await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, x) from unnest(${`{${ids.join(",")}}`}::text[]) as x`);
+}
+
+/** Deadlocks are resolved by Postgres aborting one side; that side simply runs again. */
+export async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (i >= attempts || (err as { code?: string }).code !== "40P01") throw err;
+    }
+  }
+}
+
 async function applyTransition(tx: Tx, t: Transition): Promise<SettlementRow | undefined> {
   const row = await compareAndSet(tx, t);
   if (!row) return undefined;
@@ -65,6 +83,17 @@ const txValues = (signed: SignedTx, settlementId: string, relayer: { chainId: nu
   maxPriorityFeePerGas: signed.maxPriorityFeePerGas.toString(),
   gasLimit: signed.gas.toString(),
 });
+
+export type SignMember = Omit<Transition, "to" | "txHash">;
+export interface SignItem {
+  members: SignMember[];
+  sign(nonce: bigint, ids: string[]): Promise<SignedTx>;
+}
+export interface SignedResult {
+  rows: SettlementRow[];
+  tx: SignedTx;
+  nonce: bigint;
+}
 
 export interface SignedTx {
   hash: string;
@@ -108,6 +137,49 @@ export function createSettlementsRepo(db: Db) {
       return guardDb("transition", () => db.transaction((tx) => applyTransition(tx, t)));
     },
 
+    /**
+     * Many compare-and-set transitions in one transaction, each as it would be alone (a row that
+     * moved on is undefined at its place): the updates go out pipelined, the events as one insert,
+     * the wake-ups as one statement. Rows are locked in id order, as every batch here locks them,
+     * so two batches never wait on each other in a cycle.
+     */
+    async transitionMany(ts: Transition[]): Promise<(SettlementRow | undefined)[]> {
+      const order = ts.map((t, i) => ({ t, i })).sort((a, b) => (a.t.id < b.t.id ? -1 : a.t.id > b.t.id ? 1 : a.i - b.i));
+      return guardDb("transition", () =>
+        retryOnDeadlock(() =>
+          db.transaction(async (tx) => {
+            const rows = await Promise.all(order.map(({ t }) => compareAndSet(tx, t)));
+            const moved = order.flatMap(({ t }, k) => (rows[k] ? [{ t, row: rows[k] }] : []));
+            if (moved.length) {
+              await Promise.all([
+                tx.insert(settlementEvents).values(
+                  moved.map(({ t, row }) => ({
+                    settlementId: t.id,
+                    fromState: t.from,
+                    toState: t.to,
+                    version: row.version,
+                    txHash: t.txHash,
+                    detail: t.detail,
+                  })),
+                ),
+                notifyAll(
+                  tx,
+                  moved.map((m) => m.row.id),
+                ),
+                ...moved.map(({ t, row }) => {
+                  const event = eventFor(t.from, t.to);
+                  return event ? writeEvent(tx, row, event) : undefined;
+                }),
+              ]);
+            }
+            const out: (SettlementRow | undefined)[] = new Array(ts.length);
+            order.forEach(({ i }, k) => (out[i] = rows[k]));
+            return out;
+          }),
+        ),
+      );
+    },
+
     /** True for exactly one caller: the one that may report this settlement's success. */
     async takeSuccessAnswer(id: string): Promise<boolean> {
       const rows = await guardDb("answer", () =>
@@ -127,64 +199,102 @@ export function createSettlementsRepo(db: Db) {
     },
 
     /**
-     * Allocates the relayer's next nonce, signs with it and stores the signed transaction, all in
-     * one database transaction: a nonce is never used without its raw tx being on record, and is
-     * never handed out twice. The first member leads: if it moved on, nothing is allocated. Other
-     * members (a batch) that moved on are left out, and `sign` is told who is in.
+     * Allocates the relayer's next nonces, signs with them and stores the signed transactions,
+     * all in one database transaction: a nonce is never used without its raw tx being on record,
+     * and is never handed out twice. Each item is one transaction to sign; its first member leads:
+     * if the leader moved on, the item gets no nonce (undefined at its place). Other members (a
+     * batch) that moved on are left out, and `sign` is told who is in. Many items share one
+     * lane lock and one commit, taking consecutive nonces in the order given.
      */
-    async allocateSignAndStore(
-      members: Omit<Transition, "to" | "txHash">[],
+    async allocateSignAndStoreMany(
+      items: SignItem[],
       relayer: { chainId: number; address: string; owner: string },
-      sign: (nonce: bigint, ids: string[]) => Promise<SignedTx>,
-    ): Promise<{ rows: SettlementRow[]; tx: SignedTx; nonce: bigint } | undefined> {
+    ): Promise<(SignedResult | undefined)[]> {
       return guardDb("sign", () =>
-        db.transaction(async (tx) => {
-          const address = relayer.address.toLowerCase();
-          // Without the lease (lost to another worker) nothing is signed with this key.
-          const lane = await lockLane(tx, relayer.chainId, address, relayer.owner);
-          if (!lane) return undefined;
-          const nonce = lane.nextNonce;
-          const moved: { t: Transition; row: SettlementRow }[] = [];
-          for (const [i, m] of members.entries()) {
-            const t: Transition = { ...m, to: "signed", patch: { ...m.patch, relayerAddress: address, relayerNonce: nonce } };
-            const row = await compareAndSet(tx, t);
-            if (row) moved.push({ t, row });
-            else if (i === 0) tx.rollback(); // releases the nonce: nothing signed with it is stored or sent
-          }
-          const signed = await sign(
-            nonce,
-            moved.map((m) => m.row.id),
-          );
-          const rows: SettlementRow[] = [];
-          for (const { t, row } of moved) {
-            const [withTx] = await tx.update(settlements).set({ latestTx: signed.hash }).where(eq(settlements.id, row.id)).returning();
-            await recordEvent(
-              tx,
-              {
-                ...t,
-                txHash: signed.hash,
-                detail: {
-                  relayerNonce: nonce.toString(),
-                  maxFeePerGas: signed.maxFeePerGas.toString(),
-                  gas: signed.gas.toString(),
-                  batch: moved.length > 1 ? moved.length : undefined,
+        retryOnDeadlock(() =>
+          db.transaction(async (tx) => {
+            const address = relayer.address.toLowerCase();
+            // Without the lease (lost to another worker) nothing is signed with this key.
+            const lane = await lockLane(tx, relayer.chainId, address, relayer.owner);
+            if (!lane) return items.map(() => undefined);
+            const ids = [...new Set(items.flatMap((i) => i.members.map((m) => m.id)))].sort();
+            // Locked in id order (as transitionMany locks): the compare half of compare-and-set.
+            const current = await tx
+              .select({ id: settlements.id, state: settlements.state, version: settlements.version })
+              .from(settlements)
+              .where(inArray(settlements.id, ids))
+              .orderBy(settlements.id)
+              .for("update");
+            const now = new Map(current.map((r) => [r.id, r]));
+            const taken = new Set<string>();
+            const matches = (m: SignMember) => {
+              const r = now.get(m.id);
+              return !!r && r.state === m.from && r.version === m.version && !taken.has(m.id);
+            };
+            let nonce = lane.nextNonce;
+            const signedItems: { at: number; nonce: bigint; members: SignMember[]; signed: SignedTx }[] = [];
+            for (const [at, item] of items.entries()) {
+              if (!matches(item.members[0]!)) continue;
+              const members = item.members.filter(matches);
+              members.forEach((m) => taken.add(m.id));
+              const signed = await item.sign(
+                nonce,
+                members.map((m) => m.id),
+              );
+              signedItems.push({ at, nonce, members, signed });
+              nonce++;
+            }
+            if (!signedItems.length) return items.map(() => undefined);
+            const moves = signedItems.flatMap(({ nonce: n, members, signed }) =>
+              members.map((m) => ({
+                n,
+                signed,
+                batch: members.length,
+                t: {
+                  ...m,
+                  to: "signed" as const,
+                  patch: { ...m.patch, relayerAddress: address, relayerNonce: n, latestTx: signed.hash },
                 },
-              },
-              row.version,
+              })),
             );
-            await tx.insert(settlementTxs).values(txValues(signed, row.id, { chainId: relayer.chainId, address, nonce }));
-            rows.push(withTx!);
-          }
-          await tx
-            .update(relayerNonces)
-            .set({ nextNonce: nonce + 1n, updatedAt: new Date() })
-            .where(and(eq(relayerNonces.chainId, relayer.chainId), eq(relayerNonces.address, address)));
-          return { rows, tx: signed, nonce };
-        }),
-      ).catch((err: unknown) => {
-        if (err instanceof TransactionRollbackError) return undefined;
-        throw err;
-      });
+            const rows = await Promise.all(moves.map((m) => compareAndSet(tx, m.t)));
+            // Locked and checked above: a miss here would be a bug, and must not leave a gap.
+            if (rows.some((r) => !r)) throw new Error("a locked settlement changed within its own transaction");
+            await Promise.all([
+              tx.insert(settlementEvents).values(
+                moves.map((m, k) => ({
+                  settlementId: m.t.id,
+                  fromState: m.t.from,
+                  toState: "signed",
+                  version: rows[k]!.version,
+                  txHash: m.signed.hash,
+                  detail: {
+                    relayerNonce: m.n.toString(),
+                    maxFeePerGas: m.signed.maxFeePerGas.toString(),
+                    gas: m.signed.gas.toString(),
+                    batch: m.batch > 1 ? m.batch : undefined,
+                  },
+                })),
+              ),
+              tx
+                .insert(settlementTxs)
+                .values(moves.map((m) => txValues(m.signed, m.t.id, { chainId: relayer.chainId, address, nonce: m.n }))),
+              notifyAll(
+                tx,
+                moves.map((m) => m.t.id),
+              ),
+              tx
+                .update(relayerNonces)
+                .set({ nextNonce: nonce, updatedAt: new Date() })
+                .where(and(eq(relayerNonces.chainId, relayer.chainId), eq(relayerNonces.address, address))),
+            ]);
+            const rowOf = new Map(rows.map((r) => [r!.id, r!]));
+            const out: (SignedResult | undefined)[] = items.map(() => undefined);
+            for (const s of signedItems) out[s.at] = { rows: s.members.map((m) => rowOf.get(m.id)!), tx: s.signed, nonce: s.nonce };
+            return out;
+          }),
+        ),
+      );
     },
 
     /**

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { connectDatabase } from "../db/client.js";
 import { createRelayerLanes } from "../db/relayer-lanes.js";
+import { groupCommit } from "../db/group-commit.js";
 import { createSettlementsRepo } from "../db/settlements-repo.js";
 import { paymentMethods } from "../schemes/methods.js";
 import { createSettlementQueue, SETTLEMENT_QUEUE, type SettlementJob } from "../queue/settlement-queue.js";
@@ -54,7 +55,10 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const metrics = workerMetrics(registry);
   const chains = createChains(config.networks, { observe: rpcMetrics(registry) });
   const database = connectDatabase(config.databaseUrl);
-  const repo = createSettlementsRepo(database.db);
+  const ledger = createSettlementsRepo(database.db);
+  // Every transition the worker makes goes through group commit: concurrent settlements moving
+  // at once share one transaction.
+  const repo = { ...ledger, transition: groupCommit(ledger.transitionMany) };
   const lanes = createRelayerLanes(database.db);
   const owner = `worker-${randomUUID()}`;
   const pollingMs = opts.pollingMs ?? 1_000;

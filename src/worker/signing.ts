@@ -4,7 +4,8 @@
 import { keccak256, type Hex, type PublicClient } from "viem";
 import type { EnabledNetwork } from "../config/config.js";
 import { LOG_LOOKBACK_BLOCKS, markEnded } from "../db/outcomes.js";
-import type { SettlementRow } from "../db/settlements-repo.js";
+import { groupCommitBy } from "../db/group-commit.js";
+import type { SettlementRow, SignItem } from "../db/settlements-repo.js";
 import { isRevert } from "../evm/payment-reads.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
 import { VALID_BEFORE_MARGIN_S } from "../schemes/scheme.js";
@@ -20,6 +21,16 @@ export function createSigning(ctx: SettleContext) {
   const { repo, logger, methods, sideOf, fault, effectiveSignature, spentOr } = ctx;
   const deps = ctx;
   const marketFees = createFeeCache();
+  type LaneRequest = { relayer: { chainId: number; address: string; owner: string }; item: SignItem };
+  // Settlements ready to sign on the same lane share its lock and one commit (group commit).
+  const signOnLane = groupCommitBy(
+    (r: LaneRequest) => `${r.relayer.chainId}:${r.relayer.address.toLowerCase()}`,
+    (_lane, requests: LaneRequest[]) =>
+      repo.allocateSignAndStoreMany(
+        requests.map((r) => r.item),
+        requests[0]!.relayer,
+      ),
+  );
 
   /** Why the chain refuses the transfer right now, as a terminal outcome for the row. */
   async function refusal(row: SettlementRow, client: PublicClient, signature: ClassifiedSignature, searchFromBlock: bigint) {
@@ -94,39 +105,41 @@ export function createSigning(ctx: SettleContext) {
       }
     }
     const fees = initialFees(await marketFees(net.chainId, client), net.maxFeePerGas);
-    const signed = await repo.allocateSignAndStore(
-      members.map((m) => ({
-        id: m.id,
-        from: m.state,
-        version: m.version,
-        patch: { searchFromBlock: m.searchFromBlock ?? searchFromBlock },
-      })),
-      { chainId: net.chainId, address: relayer.address, owner: deps.owner },
-      async (nonce, ids) => {
-        const request = {
-          chainId: net.chainId,
-          type: "eip1559" as const,
-          nonce: Number(nonce),
-          ...callFor(
-            methods,
-            members.filter((m) => ids.includes(m.id)),
-            call,
-          ),
-          // Headroom over the estimate: a 1271 wallet's check may cost more at inclusion time.
-          gas: (gas * 5n) / 4n + 10_000n,
-          maxFeePerGas: fees.maxFeePerGas,
-          maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-        };
-        const raw = await relayer.signTransaction(request);
-        return {
-          hash: keccak256(raw),
-          raw,
-          gas: request.gas,
-          maxFeePerGas: request.maxFeePerGas,
-          maxPriorityFeePerGas: request.maxPriorityFeePerGas,
-        };
+    const signed = await signOnLane({
+      relayer: { chainId: net.chainId, address: relayer.address, owner: deps.owner },
+      item: {
+        members: members.map((m) => ({
+          id: m.id,
+          from: m.state,
+          version: m.version,
+          patch: { searchFromBlock: m.searchFromBlock ?? searchFromBlock },
+        })),
+        sign: async (nonce, ids) => {
+          const request = {
+            chainId: net.chainId,
+            type: "eip1559" as const,
+            nonce: Number(nonce),
+            ...callFor(
+              methods,
+              members.filter((m) => ids.includes(m.id)),
+              call,
+            ),
+            // Headroom over the estimate: a 1271 wallet's check may cost more at inclusion time.
+            gas: (gas * 5n) / 4n + 10_000n,
+            maxFeePerGas: fees.maxFeePerGas,
+            maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+          };
+          const raw = await relayer.signTransaction(request);
+          return {
+            hash: keccak256(raw),
+            raw,
+            gas: request.gas,
+            maxFeePerGas: request.maxFeePerGas,
+            maxPriorityFeePerGas: request.maxPriorityFeePerGas,
+          };
+        },
       },
-    );
+    });
     if (!signed) return undefined;
     logger.info(
       {

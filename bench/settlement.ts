@@ -1,0 +1,174 @@
+// Settlement throughput: 1,000 distinct authorizations sent to /settle with 400 in flight, on the
+// bench chain (1-second blocks, Circle's USDC), each row against fresh processes: ours with one
+// relayer key at the README's recommended settings, with two keys, with batching on, and the
+// official facilitator logic (@x402/core + @x402/evm) with one key. A `settlement_pending` answer
+// is retried with the same body a second later, as a caller of the official middleware would.
+// Beside what the facilitator answered, the chain is asked what happened: authorizations used
+// (and none twice), relayer transactions mined, reverted, gas. Prints a table and appends a JSON
+// line (scenario: "settlement") to bench/results.jsonl.
+import { appendFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { createPublicClient, http, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { ANVIL_KEYS } from "../src/devnet/anvil.js";
+import { chainEvidence, type Authorization, type ChainEvidence } from "./chain-evidence.js";
+import { firstLine, freePort, ourEnv, startProcess, waitForHttp, type Proc } from "./lab.js";
+import { cpuByCommand, stageTimes, type StageTimes } from "./pipeline-profile.js";
+import { settleLoad, type SettleLoadFigures } from "./settle-client.js";
+
+const env = process.env;
+const PAYMENTS = Number(env.BENCH_SETTLE_PAYMENTS ?? 1000);
+const IN_FLIGHT = Number(env.BENCH_SETTLE_INFLIGHT ?? 400);
+const BATCH_MAX = Number(env.BENCH_SETTLE_BATCH_MAX ?? 25);
+const ROWS = (env.BENCH_SETTLE_ROWS ?? "one-key,two-keys,batching,official").split(",").map((s) => s.trim());
+
+/** The README's recommended worker and api settings for a busy single key (none beyond the defaults). */
+export const RECOMMENDED: Record<string, string> = {};
+
+interface Row {
+  name: string;
+  load: SettleLoadFigures;
+  chain: ChainEvidence;
+  apiRssMiB: number;
+  workerRssMiB?: number;
+  /** CPU ms per second of the run, per process. */
+  cpu: Record<string, number>;
+  stages: StageTimes[];
+}
+
+export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: string; token: Hex; sign(n: number): Promise<string[]> }) {
+  const client = createPublicClient({ transport: http(lab.rpcUrl) });
+  const results: Row[] = [];
+  console.error(`settlement: ${PAYMENTS} payments, ${IN_FLIGHT} in flight, 1-second blocks; rows: ${ROWS.join(", ")}…`);
+
+  async function measure(name: string, url: string, senders: Hex[], procs: { api: Proc; worker?: Proc }) {
+    const bodies = await lab.sign(PAYMENTS);
+    const authorizations: Authorization[] = bodies.map((b) => {
+      const a = JSON.parse(b).paymentPayload.payload.authorization;
+      return { from: a.from, nonce: a.nonce };
+    });
+    const fromBlock = await client.getBlockNumber({ cacheTime: 0 });
+    const since = new Date();
+    const others = ["anvil", "postgres", "redis-server"];
+    const cpu0 = { ...cpuByCommand(others), api: procs.api.cpuMs(), worker: procs.worker?.cpuMs() ?? 0, load: cpuOfThisProcess() };
+    const load = await settleLoad({ url, bodies, inFlight: IN_FLIGHT });
+    const cpu1 = { ...cpuByCommand(others), api: procs.api.cpuMs(), worker: procs.worker?.cpuMs() ?? 0, load: cpuOfThisProcess() };
+    const cpu = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, (v - cpu0[k as keyof typeof cpu0]) / load.seconds]));
+    // Anything still pending lands within a few blocks; the chain is read after them.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const chain = await chainEvidence({ rpcUrl: lab.rpcUrl, token: lab.token, authorizations, senders, fromBlock });
+    const stages = procs.worker ? await stageTimes(lab.databaseUrl, since) : [];
+    const row: Row = { name, load, chain, apiRssMiB: procs.api.peakRssMiB(), workerRssMiB: procs.worker?.peakRssMiB(), cpu, stages };
+    results.push(row);
+    console.error(`  ${name}: ${load.settled}/${PAYMENTS} settled in ${load.seconds.toFixed(1)} s`);
+  }
+
+  async function ours(name: string, keys: Hex[], extra: Record<string, string>) {
+    const port = await freePort();
+    const base = ourEnv({
+      databaseUrl: lab.databaseUrl,
+      rpcUrl: lab.rpcUrl,
+      port,
+      queuePrefix: `x402bench-s${Date.now()}`,
+      relayerKeys: keys,
+    });
+    // The defaults (or the recommended settings), not the peer scenario's long waits.
+    delete (base as Record<string, string>).SETTLE_WAIT_MS;
+    delete (base as Record<string, string>).SETTLE_MAX_WAIT_MS;
+    const e = { ...base, ...RECOMMENDED, ...extra };
+    // BENCH_CPU_PROFILE=dir writes each process's V8 CPU profile there when it stops.
+    const profile = env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : [];
+    const worker = startProcess(["src/main.ts", "worker"], e, profile);
+    const api = startProcess(["src/main.ts", "api"], e, profile);
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);
+      await new Promise((r) => setTimeout(r, 2_000)); // the worker's lanes leased and its first sweep done
+      await measure(
+        name,
+        `http://127.0.0.1:${port}`,
+        keys.map((k) => privateKeyToAccount(k).address),
+        { api, worker },
+      );
+    } finally {
+      await Promise.all([api.stop(), worker.stop()]);
+    }
+  }
+
+  for (const row of ROWS) {
+    if (row === "one-key") await ours("ours, 1 key", [ANVIL_KEYS[0]], {});
+    else if (row === "two-keys") await ours("ours, 2 keys", [ANVIL_KEYS[0], ANVIL_KEYS[1]], {});
+    else if (row === "batching")
+      await ours(`ours, 1 key, batches of ${BATCH_MAX}`, [ANVIL_KEYS[0]], { SETTLE_BATCH_MAX: String(BATCH_MAX) });
+    else if (row === "official") {
+      const peer = startProcess(["bench/peer-server.ts"], { RPC_URL: lab.rpcUrl, PEER_KEY: ANVIL_KEYS[4] });
+      try {
+        const url = await firstLine(peer);
+        await measure("official logic, 1 key", url, [privateKeyToAccount(ANVIL_KEYS[4]).address], { api: peer });
+      } finally {
+        await peer.stop();
+      }
+    } else throw new Error(`BENCH_SETTLE_ROWS: unknown row ${row}`);
+  }
+  report(results);
+}
+
+function cpuOfThisProcess() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
+const ms = (x: number) => (Number.isFinite(x) ? `${(x / 1000).toFixed(2)} s` : "-");
+
+function report(rows: Row[]) {
+  const lines: [string, (r: Row) => string][] = [
+    ["settled/s", (r) => f1(r.load.settled / r.load.seconds)],
+    ["settled (answered success)", (r) => `${r.load.settled}/${PAYMENTS}`],
+    ["landed on chain (used once)", (r) => `${r.chain.used}/${PAYMENTS}${r.chain.usedTwice ? ` (${r.chain.usedTwice} twice!)` : ""}`],
+    [
+      "refused / errors",
+      (r) =>
+        `${
+          Object.entries(r.load.refused)
+            .map(([k, n]) => `${n} ${k}`)
+            .join(", ") || "0"
+        } / ${r.load.errors}`,
+    ],
+    ["/settle p50 / p99 (request)", (r) => `${ms(r.load.requestP50Ms)} / ${ms(r.load.requestP99Ms)}`],
+    ["payment p50 / p99 (with retries)", (r) => `${ms(r.load.paymentP50Ms)} / ${ms(r.load.paymentP99Ms)}`],
+    ["pending answers (then settled)", (r) => `${r.load.pendingAnswers} (${r.load.pendingThenSettled})`],
+    ["transactions mined (reverted)", (r) => `${r.chain.txs} (${r.chain.reverted})`],
+    ["gas per settlement", (r) => (r.chain.used ? (r.chain.gasUsed / BigInt(r.chain.used)).toString() : "-")],
+    ["api / worker peak RSS MiB", (r) => `${f1(r.apiRssMiB)} / ${r.workerRssMiB === undefined ? "-" : f1(r.workerRssMiB)}`],
+  ];
+  const head = ["settlement", ...rows.map((r) => r.name)];
+  const table = lines.map(([label, f]) => [label, ...rows.map(f)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  console.log(line(head));
+  for (const t of table) console.log(line(t));
+  for (const r of rows) {
+    const cpu = Object.entries(r.cpu)
+      .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+      .join(", ");
+    console.log(`${r.name}: CPU ms per second of the run: ${cpu}`);
+    for (const st of r.stages)
+      console.log(`  ${st.stage.padEnd(24)} p50 ${ms(st.p50Ms).padStart(8)}  p99 ${ms(st.p99Ms).padStart(8)}  (${st.count})`);
+  }
+  const record = {
+    at: new Date().toISOString(),
+    scenario: "settlement",
+    cpus: cpus().length,
+    node: process.version,
+    payments: PAYMENTS,
+    inFlight: IN_FLIGHT,
+    batchMax: BATCH_MAX,
+    recommended: RECOMMENDED,
+    rows: rows.map((r) => ({ ...r, chain: { ...r.chain, gasUsed: r.chain.gasUsed.toString() } })),
+  };
+  appendFileSync(new URL("./results.jsonl", import.meta.url), JSON.stringify(record) + "\n");
+}
