@@ -34,6 +34,8 @@ interface Row {
   /** CPU ms per second of the run, per process. */
   cpu: Record<string, number>;
   stages: StageTimes[];
+  /** JSON-RPC requests per settlement, by process and method. */
+  rpc?: Record<string, Record<string, number>>;
 }
 
 export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: string; token: Hex; sign(n: number): Promise<string[]> }) {
@@ -41,7 +43,13 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
   const results: Row[] = [];
   console.error(`settlement: ${PAYMENTS} payments, ${IN_FLIGHT} in flight, 1-second blocks; rows: ${ROWS.join(", ")}…`);
 
-  async function measure(name: string, url: string, senders: Hex[], procs: { api: Proc; worker?: Proc }) {
+  async function measure(
+    name: string,
+    url: string,
+    senders: Hex[],
+    procs: { api: Proc; worker?: Proc },
+    metricsUrls?: Record<string, string>,
+  ) {
     const bodies = await lab.sign(PAYMENTS);
     const authorizations: Authorization[] = bodies.map((b) => {
       const a = JSON.parse(b).paymentPayload.payload.authorization;
@@ -58,7 +66,8 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
     await new Promise((r) => setTimeout(r, 3_000));
     const chain = await chainEvidence({ rpcUrl: lab.rpcUrl, token: lab.token, authorizations, senders, fromBlock });
     const stages = procs.worker ? await stageTimes(lab.databaseUrl, since) : [];
-    const row: Row = { name, load, chain, apiRssMiB: procs.api.peakRssMiB(), workerRssMiB: procs.worker?.peakRssMiB(), cpu, stages };
+    const rpc = metricsUrls ? await rpcPerSettlement(metricsUrls, load.settled) : undefined;
+    const row: Row = { name, load, chain, apiRssMiB: procs.api.peakRssMiB(), workerRssMiB: procs.worker?.peakRssMiB(), cpu, stages, rpc };
     results.push(row);
     console.error(`  ${name}: ${load.settled}/${PAYMENTS} settled in ${load.seconds.toFixed(1)} s`);
   }
@@ -75,7 +84,8 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
     // The defaults (or the recommended settings), not the peer scenario's long waits.
     delete (base as Record<string, string>).SETTLE_WAIT_MS;
     delete (base as Record<string, string>).SETTLE_MAX_WAIT_MS;
-    const e = { ...base, ...RECOMMENDED, ...extra };
+    const workerMetricsPort = await freePort();
+    const e = { ...base, WORKER_METRICS_PORT: String(workerMetricsPort), ...RECOMMENDED, ...extra };
     // BENCH_CPU_PROFILE=dir writes each process's V8 CPU profile there when it stops.
     const profile = env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : [];
     const worker = startProcess(["src/main.ts", "worker"], e, profile);
@@ -88,6 +98,7 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
         `http://127.0.0.1:${port}`,
         keys.map((k) => privateKeyToAccount(k).address),
         { api, worker },
+        { api: `http://127.0.0.1:${port}/metrics`, worker: `http://127.0.0.1:${workerMetricsPort}/metrics` },
       );
     } finally {
       await Promise.all([api.stop(), worker.stop()]);
@@ -110,6 +121,23 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
     } else throw new Error(`BENCH_SETTLE_ROWS: unknown row ${row}`);
   }
   report(results);
+}
+
+/** x402_rpc_requests_total per process and method, over the settlements of the run (counters start at the process's start). */
+async function rpcPerSettlement(urls: Record<string, string>, settled: number) {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [proc, url] of Object.entries(urls)) {
+    const text = await fetch(url)
+      .then((r) => r.text())
+      .catch(() => "");
+    const byMethod: Record<string, number> = {};
+    for (const m of text.matchAll(/^x402_rpc_requests_total\{([^}]*)\} (\S+)$/gm)) {
+      const method = /method="([^"]+)"/.exec(m[1]!)?.[1] ?? "?";
+      byMethod[method] = (byMethod[method] ?? 0) + Number(m[2]) / Math.max(settled, 1);
+    }
+    out[proc] = byMethod;
+  }
+  return out;
 }
 
 function cpuOfThisProcess() {
@@ -156,6 +184,14 @@ function report(rows: Row[]) {
       .map(([k, v]) => `${k} ${v.toFixed(0)}`)
       .join(", ");
     console.log(`${r.name}: CPU ms per second of the run: ${cpu}`);
+    for (const [proc, methods] of Object.entries(r.rpc ?? {}))
+      console.log(
+        `  RPC per settlement, ${proc}: ` +
+          Object.entries(methods)
+            .sort((a, b) => b[1] - a[1])
+            .map(([m, n]) => `${m} ${n.toFixed(2)}`)
+            .join(", "),
+      );
     for (const st of r.stages)
       console.log(`  ${st.stage.padEnd(24)} p50 ${ms(st.p50Ms).padStart(8)}  p99 ${ms(st.p99Ms).padStart(8)}  (${st.count})`);
   }

@@ -41,6 +41,10 @@ export interface Config {
   basePath?: string;
   /** Settlements that may share one transaction through Multicall3 (1: batching off). */
   settleBatchMax: number;
+  /** Settlements one worker process moves at once (each mostly waits on the chain). */
+  workerConcurrency: number;
+  /** How often the worker asks each chain for its head: how soon a mined block is noticed. */
+  blockPollMs: number;
   /** Api processes sharing the port in `api` mode (node:cluster). */
   apiProcesses: number;
   /** Helper threads per api process for signature recovery (0: on the event loop). */
@@ -139,6 +143,8 @@ const baseSchema = z.object({
     .regex(/^(\/[A-Za-z0-9._~-]+)+$/, "a path such as /facilitator (no trailing slash)")
     .optional(),
   SETTLE_BATCH_MAX: z.coerce.number().int().min(1).max(100).default(1),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(1000),
+  BLOCK_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(250),
   API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   // One core stays the event loop's; recovery gets what is left, two threads at most.
   RECOVERY_THREADS: z.coerce
@@ -297,6 +303,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     apiProcesses: e.API_PROCESSES,
     recoveryThreads: e.RECOVERY_THREADS,
     settleBatchMax: e.SETTLE_BATCH_MAX,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    blockPollMs: e.BLOCK_POLL_MS,
     basePath: e.BASE_PATH,
     logLevel: e.LOG_LEVEL,
     relayerAddresses,

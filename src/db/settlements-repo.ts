@@ -5,7 +5,7 @@ import { and, eq, gt, inArray, isNull, sql, TransactionRollbackError } from "dri
 import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
 import { lockLane } from "./relayer-lanes.js";
-import { eventFor, writeEvent } from "../webhooks/outbox.js";
+import { eventFor, writeEvent, writeEvents } from "../webhooks/outbox.js";
 import { relayerNonces, settlementEvents, settlements, settlementTxs, type PaymentKey, type SettlementState } from "./schema.js";
 
 export type SettlementRow = typeof settlements.$inferSelect;
@@ -40,14 +40,18 @@ async function recordEvent(tx: Tx, t: Transition, version: number): Promise<void
   await tx
     .insert(settlementEvents)
     .values({ settlementId: t.id, fromState: t.from, toState: t.to, version, txHash: t.txHash, detail: t.detail });
-  await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${t.id})`);
+  await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${`${t.id} ${t.to}`})`);
 }
 
-/** Wake-ups for many rows in one statement (delivered at commit). */
-export async function notifyAll(tx: Tx, ids: string[]): Promise<void> {
-  if (!ids.length) return;
-  // Settlement ids are uuids: the array literal needs no quoting.
-  await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, x) from unnest(${`{${ids.join(",")}}`}::text[]) as x`);
+/**
+ * Wake-ups for many rows in one statement (delivered at commit). The payload is "<id> <state>",
+ * so a waiter can tell whether the move is one it waits for without reading the row.
+ */
+export async function notifyAll(tx: Tx, moves: { id: string; state: SettlementState }[]): Promise<void> {
+  if (!moves.length) return;
+  // Ids are uuids and states are words: the array literal needs no quoting.
+  const payloads = `{${moves.map((m) => `"${m.id} ${m.state}"`).join(",")}}`;
+  await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, x) from unnest(${payloads}::text[]) as x`);
 }
 
 /** Deadlocks are resolved by Postgres aborting one side; that side simply runs again. */
@@ -117,10 +121,95 @@ export function createSettlementsRepo(db: Db) {
           // A row may be born final (an upto charge of 0 is confirmed as it is claimed).
           const event = eventFor(null, row.state);
           if (event) await writeEvent(tx, row, event);
-          await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${row.id})`);
+          await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${`${row.id} ${row.state}`})`);
           return row;
         }),
       );
+    },
+
+    /**
+     * Many claims in one transaction, each as `claim` would make it (undefined where the
+     * authorization is already held). A row born `queued` (accepted and handed to the worker at
+     * once) records the `received` step before it, as its history has always shown. Inserted in
+     * key order, so concurrent batches never wait on each other's keys in a cycle.
+     */
+    async claimMany(values: NewSettlement[]): Promise<(SettlementRow | undefined)[]> {
+      const keyOf = (v: { chainId: number; paymentKey: string }) => `${v.chainId}:${v.paymentKey}`;
+      const sorted = [...values].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+      return guardDb("claim", () =>
+        retryOnDeadlock(() =>
+          db.transaction(async (tx) => {
+            const inserted = await tx
+              .insert(settlements)
+              .values(sorted.map((v) => (v.state === "queued" ? { ...v, version: 1 } : v)))
+              .onConflictDoNothing()
+              .returning();
+            if (inserted.length) {
+              await Promise.all([
+                tx.insert(settlementEvents).values(
+                  inserted.flatMap((row) =>
+                    row.state === "queued"
+                      ? [
+                          { settlementId: row.id, fromState: null, toState: "received", version: 0 },
+                          { settlementId: row.id, fromState: "received", toState: "queued", version: 1 },
+                        ]
+                      : [{ settlementId: row.id, fromState: null, toState: row.state, version: row.version }],
+                  ),
+                ),
+                notifyAll(
+                  tx,
+                  inserted.map((r) => ({ id: r.id, state: r.state })),
+                ),
+                // A row may be born final (an upto charge of 0 is confirmed as it is claimed).
+                ...inserted.map((row) => {
+                  const event = eventFor(null, row.state);
+                  return event ? writeEvent(tx, row, event) : undefined;
+                }),
+              ]);
+            }
+            const byKey = new Map(inserted.map((r) => [keyOf(r), r]));
+            const seen = new Set<string>();
+            // Two claims of one authorization in the same batch: the first one given holds it.
+            return values.map((v) => {
+              const k = keyOf(v);
+              if (seen.has(k)) return undefined;
+              seen.add(k);
+              return byKey.get(k);
+            });
+          }),
+        ),
+      );
+    },
+
+    /** Rows by payment key, in the order asked. */
+    async findByKeys(keys: PaymentKey[]): Promise<(SettlementRow | undefined)[]> {
+      const rows = await guardDb("settlement lookup", () =>
+        db
+          .select()
+          .from(settlements)
+          .where(
+            and(
+              inArray(settlements.chainId, [...new Set(keys.map((k) => k.chainId))]),
+              inArray(settlements.paymentKey, [...new Set(keys.map((k) => k.key))]),
+            ),
+          ),
+      );
+      const byKey = new Map(rows.map((r) => [`${r.chainId}:${r.paymentKey}`, r]));
+      return keys.map((k) => byKey.get(`${k.chainId}:${k.key}`));
+    },
+
+    /** takeSuccessAnswer for many rows at once, in the order asked. */
+    async takeSuccessAnswers(ids: string[]): Promise<boolean[]> {
+      const rows = await guardDb("answer", () =>
+        db
+          .update(settlements)
+          .set({ successAnsweredAt: new Date() })
+          .where(and(inArray(settlements.id, [...new Set(ids)]), isNull(settlements.successAnsweredAt)))
+          .returning({ id: settlements.id }),
+      );
+      const taken = new Set(rows.map((r) => r.id));
+      // The same id asked twice in one batch: only the first asker hears yes.
+      return ids.map((id) => taken.delete(id));
     },
 
     async findByKey(key: PaymentKey): Promise<SettlementRow | undefined> {
@@ -131,6 +220,18 @@ export function createSettlementsRepo(db: Db) {
     async findById(id: string): Promise<SettlementRow | undefined> {
       const [row] = await guardDb("settlement lookup", () => db.select().from(settlements).where(eq(settlements.id, id)).limit(1));
       return row;
+    },
+
+    /** Rows by id, in the order asked (undefined where there is none). */
+    async findMany(ids: string[]): Promise<(SettlementRow | undefined)[]> {
+      const rows = await guardDb("settlement lookup", () =>
+        db
+          .select()
+          .from(settlements)
+          .where(inArray(settlements.id, [...new Set(ids)])),
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id));
     },
 
     async transition(t: Transition): Promise<SettlementRow | undefined> {
@@ -164,12 +265,15 @@ export function createSettlementsRepo(db: Db) {
                 ),
                 notifyAll(
                   tx,
-                  moved.map((m) => m.row.id),
+                  moved.map((m) => ({ id: m.row.id, state: m.row.state })),
                 ),
-                ...moved.map(({ t, row }) => {
-                  const event = eventFor(t.from, t.to);
-                  return event ? writeEvent(tx, row, event) : undefined;
-                }),
+                writeEvents(
+                  tx,
+                  moved.flatMap(({ t, row }) => {
+                    const type = eventFor(t.from, t.to);
+                    return type ? [{ row, type }] : [];
+                  }),
+                ),
               ]);
             }
             const out: (SettlementRow | undefined)[] = new Array(ts.length);
@@ -281,7 +385,7 @@ export function createSettlementsRepo(db: Db) {
                 .values(moves.map((m) => txValues(m.signed, m.t.id, { chainId: relayer.chainId, address, nonce: m.n }))),
               notifyAll(
                 tx,
-                moves.map((m) => m.t.id),
+                moves.map((m) => ({ id: m.t.id, state: "signed" as const })),
               ),
               tx
                 .update(relayerNonces)

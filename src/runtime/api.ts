@@ -5,8 +5,9 @@ import type { Logger } from "pino";
 import { buildApp } from "../app.js";
 import type { Config } from "../config/config.js";
 import { connectDatabase } from "../db/client.js";
-import { createLedger } from "../db/ledger.js";
+import { batchLookups, createLedger } from "../db/ledger.js";
 import { createSettlementsRepo } from "../db/settlements-repo.js";
+import { groupCommit } from "../db/group-commit.js";
 import { createSettlementQueries } from "../db/settlement-queries.js";
 import { createSettlementQueue } from "../queue/settlement-queue.js";
 import { createSettleService } from "../settle/settle-service.js";
@@ -85,11 +86,19 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     gasSpentToday: gasMeter.spentToday,
   });
   const waiter = createSettlementWaiter(database.sql);
+  // Concurrent /settle requests share their ledger work: lookups made in one event-loop turn go
+  // as one query, and claims arriving while one is being committed go in the next commit.
+  const settleRepo = {
+    claim: groupCommit(repo.claimMany),
+    findByKey: batchLookups(repo.findByKeys),
+    findById: batchLookups(repo.findMany),
+    takeSuccessAnswer: batchLookups(repo.takeSuccessAnswers),
+  };
   const settle = createSettleService({
     networks: chains,
     methods,
     verifier,
-    repo,
+    repo: settleRepo,
     waiter,
     enqueue: (id) => queue.enqueue(id),
     queueReady: () => redis.status === "ready",

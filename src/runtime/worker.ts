@@ -7,10 +7,12 @@ import type { Config } from "../config/config.js";
 import { connectDatabase } from "../db/client.js";
 import { createRelayerLanes } from "../db/relayer-lanes.js";
 import { groupCommit } from "../db/group-commit.js";
+import { batchLookups } from "../db/ledger.js";
 import { createSettlementsRepo } from "../db/settlements-repo.js";
 import { paymentMethods } from "../schemes/methods.js";
 import { createSettlementQueue, SETTLEMENT_QUEUE, type SettlementJob } from "../queue/settlement-queue.js";
 import { createBlockClock, type BlockClock } from "../worker/block-clock.js";
+import { createChainWatch, type ChainWatch } from "../worker/chain-watch.js";
 import { startReconciler } from "../worker/reconciler.js";
 import { auditConfirmed } from "../worker/reorg-audit.js";
 import { loadRelayerKeys } from "../worker/relayer-keys.js";
@@ -58,10 +60,14 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const ledger = createSettlementsRepo(database.db);
   // Every transition the worker makes goes through group commit: concurrent settlements moving
   // at once share one transaction.
-  const repo = { ...ledger, transition: groupCommit(ledger.transitionMany) };
+  const repo = {
+    ...ledger,
+    transition: groupCommit(ledger.transitionMany),
+    findById: batchLookups((ids: string[]) => ledger.findMany(ids)),
+  };
   const lanes = createRelayerLanes(database.db);
   const owner = `worker-${randomUUID()}`;
-  const pollingMs = opts.pollingMs ?? 1_000;
+  const pollingMs = opts.pollingMs ?? config.blockPollMs;
 
   for (const net of config.networks) {
     for (const a of accounts) {
@@ -82,6 +88,9 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const clocks = new Map<number, BlockClock>(
     config.networks.map((n) => [n.chainId, createBlockClock(chains.clientFor(n.chainId), pollingMs)]),
   );
+  const watches = new Map<number, ChainWatch>(
+    config.networks.map((n) => [n.chainId, createChainWatch(chains.clientFor(n.chainId), clocks.get(n.chainId)!)]),
+  );
   const settle = createSettler({
     repo,
     methods: paymentMethods(),
@@ -90,6 +99,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     pool,
     owner,
     clockFor: (chainId) => clocks.get(chainId)!,
+    watchFor: (chainId) => watches.get(chainId)!,
     logger,
     faultPoint: config.faultPoint,
     batchMax: config.settleBatchMax,
@@ -116,7 +126,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     {
       connection: workerConnection,
       prefix: config.queuePrefix,
-      concurrency: opts.concurrency ?? 256,
+      concurrency: opts.concurrency ?? config.workerConcurrency,
       lockDuration: 10_000,
       stalledInterval: 5_000,
     },
@@ -174,6 +184,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
       clearInterval(auditTimer);
       clearInterval(laneTimer);
       await refreshing;
+      for (const w of watches.values()) w.stop();
       for (const c of clocks.values()) c.stop();
       await worker.close();
       await queue.close();

@@ -29,7 +29,7 @@ export interface SettleServiceDeps {
   networks: NetworkLookup;
   methods: MethodRegistry;
   verifier: Verifier;
-  repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "transition" | "takeSuccessAnswer">;
+  repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "takeSuccessAnswer">;
   waiter: SettlementWaiter;
   enqueue(id: string): Promise<void>;
   /**
@@ -100,6 +100,8 @@ export function createSettleService(deps: SettleServiceDeps) {
             answerable,
             Math.max(deps.settleWaitMs, deps.settleMaxWaitMs),
             [deps.settleWaitMs],
+            // Before the receipt wait is over only a decided row answers; after it, any move may.
+            (state, elapsedMs) => isDecided({ state: state as SettlementRow["state"] }) || elapsedMs >= deps.settleWaitMs,
           )
           .catch((err: unknown) => {
             // Database down at the deadline: a transaction already on record is still worth
@@ -181,7 +183,9 @@ export function createSettleService(deps: SettleServiceDeps) {
       x402Version: req.version,
       requestNetwork: network,
       apiKeyId: ctx.apiKeyId,
-      ...(nothingToCharge ? { state: "confirmed" as const, settledBy: "self" as const } : {}),
+      // Born queued: the worker may take it the moment it exists, and a row whose job is lost
+      // (Redis down) is enqueued again by the reconciler.
+      ...(nothingToCharge ? { state: "confirmed" as const, settledBy: "self" as const } : { state: "queued" as const }),
     });
     if (!row) {
       const winner = await repo.findByKey({ chainId: entry.chainId, key: entry.paymentKey });
@@ -191,10 +195,6 @@ export function createSettleService(deps: SettleServiceDeps) {
     logger.info({ settlementId: row.id, payer: row.payer, network }, "settlement claimed");
     if (nothingToCharge) return answerClaimed(row, hash, payer, network, ctx.apiKeyId);
     try {
-      // Marked first, so the worker never races this transition; a row left queued without a
-      // job (Redis down) is re-enqueued by the reconciler.
-      await repo.transition({ id: row.id, from: "received", version: row.version, to: "queued" });
-      logger.debug({ settlementId: row.id }, "marked queued");
       await withDeadline(deps.enqueue(row.id), ENQUEUE_WAIT_MS, "enqueue");
       logger.debug({ settlementId: row.id }, "enqueued");
     } catch (err) {

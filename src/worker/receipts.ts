@@ -10,6 +10,9 @@ import { Reason } from "../x402/reasons.js";
 import type { createSending } from "./sending.js";
 import type { SettleContext } from "./settle-context.js";
 
+/** Blocks a settlement waits on the watcher before it looks after its transaction itself. */
+const HOUSEKEEPING_BLOCKS = 3;
+
 export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof createSending>) {
   const { repo, logger, sideOf, spentOr } = ctx;
   const deps = ctx;
@@ -58,50 +61,62 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
   }
 
   /**
-   * Waits, one block at a time, for a receipt of any transaction stored for the row. Along the
-   * way: rebroadcast what the node dropped, replace what waits too long, and stop caring once
-   * the authorization has expired unused (a pending transaction of ours then just reverts, or
-   * the lane's gap check fills its nonce).
+   * Waits for a receipt of any transaction stored for the row, as the chain's watcher reads new
+   * blocks. Every few blocks without one, and when it is time to: rebroadcast what the node
+   * dropped, replace what waits too long, look for the receipt directly (a block the watcher
+   * skipped), and stop caring once the authorization has expired unused (a pending transaction
+   * of ours then just reverts, or the lane's gap check fills its nonce).
    */
   async function awaitReceipt(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
     const deadline = Date.now() + receiptTimeoutMs;
-    const clock = deps.clockFor(net.chainId);
-    let seen = -1n;
+    const watch = deps.watchFor(net.chainId);
+    let txs = await repo.txsOf(row.id);
     for (;;) {
-      const txs = await repo.txsOf(row.id);
-      const found = await findReceipt(client, txs.map((t) => t.hash).reverse());
+      const hashes = txs.map((t) => t.hash).reverse();
+      const latest = txs.at(-1)!;
+      const replaceAt = latest.createdAt.getTime() + net.replaceAfterSeconds * 1000;
+      // Registered before the direct look: a block mined after that look reaches the watcher.
+      const watching = watch.receipt(hashes, {
+        blocks: HOUSEKEEPING_BLOCKS,
+        deadline: Math.min(deadline, Math.max(replaceAt, Date.now() + 1)),
+      });
+      const direct = await findReceipt(client, hashes).catch((err: unknown) => {
+        watching.cancel();
+        throw err;
+      });
+      if (direct) {
+        watching.cancel();
+        return settleReceipt(row, net, client, direct);
+      }
+      const found = await watching.result;
       if (found) return settleReceipt(row, net, client, found);
       if (Date.now() >= deadline || deps.stopping?.()) return undefined;
-      const latest = txs.at(-1)!;
-      if (seen >= 0n) {
-        const head = await client.getBlock({ blockTag: "latest" });
-        if (head.timestamp >= BigInt(row.validBefore)) {
-          return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
-            markEnded({ repo, logger }, row, "expired", sideOf(row).expiredReason, "expired before any of its transactions was mined"),
-          );
-        }
-        if (Date.now() - latest.createdAt.getTime() >= net.replaceAfterSeconds * 1000) {
-          const next = await replace(row, net, client, latest);
-          if (next) row = next;
-        } else {
-          await rebroadcastIfDropped(row, client, latest);
-        }
+      const head = watch.head() ?? (await ctx.latestBlock(net.chainId, client));
+      if (head.timestamp >= BigInt(row.validBefore)) {
+        return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
+          markEnded({ repo, logger }, row, "expired", sideOf(row).expiredReason, "expired before any of its transactions was mined"),
+        );
       }
-      seen = await clock.next(
-        seen < 0n ? await client.getBlockNumber({ cacheTime: 0 }) : seen,
-        Math.min(deadline, Date.now() + net.replaceAfterSeconds * 1000),
-      );
+      if (Date.now() >= replaceAt) {
+        const next = await replace(row, net, client, latest);
+        if (next) {
+          row = next;
+          txs = await repo.txsOf(row.id);
+        }
+      } else {
+        await rebroadcastIfDropped(row, client, latest);
+      }
     }
   }
 
   async function confirm(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
     const deadline = Date.now() + receiptTimeoutMs;
     const clock = deps.clockFor(net.chainId);
-    for (let head = await client.getBlockNumber({ cacheTime: 0 }); head - row.blockNumber! + 1n < BigInt(Math.max(net.confirmations, 1));) {
+    for (let head = await clock.next(-1n, deadline); head - row.blockNumber! + 1n < BigInt(Math.max(net.confirmations, 1));) {
       if (Date.now() > deadline || deps.stopping?.()) return undefined;
       head = await clock.next(head, deadline);
     }
-    const block = await client.getBlock({ blockNumber: row.blockNumber! });
+    const block = await ctx.blockAt(net.chainId, client, row.blockNumber!);
     if (block.hash !== row.blockHash) {
       logger.warn({ settlementId: row.id, blockNumber: row.blockNumber?.toString() }, "settlement's block was reorged out");
       return repo.transition({

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { ConfigError, type Config } from "../config/config.js";
+import { withNativeSigning } from "../evm/native-signing.js";
 
 export function loadRelayerKeys(source: Config["relayerKeySource"]): PrivateKeyAccount[] {
   let variable = "RELAYER_PRIVATE_KEY";
@@ -21,7 +22,7 @@ export function loadRelayerKeys(source: Config["relayerKeySource"]): PrivateKeyA
   const accounts = keys.map((k, i) => {
     const hex = k.startsWith("0x") ? k : `0x${k}`;
     if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new ConfigError(variable, `key #${i + 1} is not 32 bytes of hex`);
-    return privateKeyToAccount(hex as `0x${string}`);
+    return withNativeSigning(privateKeyToAccount(hex as `0x${string}`), hex as `0x${string}`);
   });
   if (new Set(accounts.map((a) => a.address)).size !== accounts.length) throw new ConfigError(variable, "the same key is listed twice");
   return accounts;

@@ -15,8 +15,9 @@ export function createSending(ctx: SettleContext) {
   const deps = ctx;
 
   async function broadcast(row: SettlementRow, client: PublicClient) {
-    const txs = await repo.txsOf(row.id);
-    const latest = txs.at(-1);
+    const mine = ctx.justSigned.get(row.id);
+    ctx.justSigned.delete(row.id);
+    const latest = mine?.hash === row.latestTx ? { hash: mine.hash, rawTx: mine.raw } : (await repo.txsOf(row.id)).at(-1);
     if (!latest) return markEnded({ repo, logger }, row, "needs_review", "signed_without_transaction");
     try {
       await client.sendRawTransaction({ serializedTransaction: latest.rawTx as Hex });
@@ -74,8 +75,6 @@ export function createSending(ctx: SettleContext) {
   }
 
   /** Hands the node the stored bytes again when it no longer knows the transaction (dropped). */
-
-  /** Hands the node the stored bytes again when it no longer knows the transaction (dropped). */
   async function rebroadcastIfDropped(row: SettlementRow, client: PublicClient, latest: SettlementTxRow) {
     try {
       await client.getTransaction({ hash: latest.hash as Hex });
@@ -87,13 +86,6 @@ export function createSending(ctx: SettleContext) {
         .catch((e: unknown) => logger.warn({ settlementId: row.id, err: e }, "rebroadcast refused"));
     }
   }
-
-  /**
-   * Waits, one block at a time, for a receipt of any transaction stored for the row. Along the
-   * way: rebroadcast what the node dropped, replace what waits too long, and stop caring once
-   * the authorization has expired unused (a pending transaction of ours then just reverts, or
-   * the lane's gap check fills its nonce).
-   */
 
   return { broadcast, replace, rebroadcastIfDropped };
 }

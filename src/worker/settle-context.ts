@@ -2,16 +2,21 @@
 // the crash tests, and the two questions every stage may ask of a row (which signature to send,
 // and whether its authorization is already spent).
 import type { Logger } from "pino";
-import type { Hex, PublicClient } from "viem";
+import type { Block, Hex, PublicClient } from "viem";
+import { recent } from "../runtime/recent.js";
 import type { EnabledNetwork } from "../config/config.js";
 import type { SettlementRow, SettlementsRepo } from "../db/settlements-repo.js";
 import { readPayerCode } from "../evm/payment-reads.js";
 import { classifySignature, type ClassifiedSignature } from "../evm/signature.js";
 import type { MethodRegistry, SettlementSide } from "../schemes/scheme.js";
 import type { BlockClock } from "./block-clock.js";
+import type { ChainWatch } from "./chain-watch.js";
 import type { RelayerPool } from "./relayer-pool.js";
 import type { WorkerMetrics } from "../metrics/worker.js";
 import type { GasMeter } from "../policy/gas-budget.js";
+
+/** How long a block read is shared: short enough that a reorg is seen on the next look. */
+const SHARED_READ_MS = 250;
 
 export interface SettlerDeps {
   repo: SettlementsRepo;
@@ -22,6 +27,8 @@ export interface SettlerDeps {
   pool: Pick<RelayerPool, "pick" | "named" | "leasedAccount">;
   owner: string;
   clockFor(chainId: number): BlockClock;
+  /** The chain's block watcher: receipts of our transactions as blocks come (chain-watch.ts). */
+  watchFor(chainId: number): ChainWatch;
   logger: Logger;
   faultPoint?: string;
   /** Up to this many claimed settlements share one transaction through Multicall3 (1: off). */
@@ -41,6 +48,12 @@ export interface SettleContext extends SettlerDeps {
   /** Crash tests: the worker SIGKILLs itself here when FAULT_POINT names this point. */
   fault(point: string): void;
   effectiveSignature(row: SettlementRow, client: PublicClient): Promise<ClassifiedSignature>;
+  /** The latest block, shared by the settlements that ask within a quarter second of each other. */
+  latestBlock(chainId: number, client: PublicClient): Promise<Block>;
+  /** Block `n`, shared the same way (many settlements of one block confirm together). */
+  blockAt(chainId: number, client: PublicClient, n: bigint): Promise<Block>;
+  /** Raw transactions this process just signed, so the broadcast need not read them back. */
+  justSigned: Map<string, { hash: string; raw: string }>;
   spentOr(
     row: SettlementRow,
     client: PublicClient,
@@ -72,5 +85,32 @@ export function createSettleContext(deps: SettlerDeps): SettleContext {
     return spent ? sideOf(row).explainSpent({ repo, logger }, client, row, fromBlock) : otherwise();
   }
 
-  return { ...deps, receiptTimeoutMs: deps.receiptTimeoutMs ?? 60_000, sideOf, fault, effectiveSignature, spentOr };
+  const heads = new Map<number, () => Promise<Block>>();
+  const latestBlock = (chainId: number, client: PublicClient) => {
+    let read = heads.get(chainId);
+    if (!read) heads.set(chainId, (read = recent(() => client.getBlock({ blockTag: "latest" }), SHARED_READ_MS)));
+    return read();
+  };
+  const blocks = new Map<string, () => Promise<Block>>();
+  const blockAt = (chainId: number, client: PublicClient, n: bigint) => {
+    const key = `${chainId}:${n}`;
+    let read = blocks.get(key);
+    if (!read) {
+      blocks.set(key, (read = recent(() => client.getBlock({ blockNumber: n }), SHARED_READ_MS)));
+      setTimeout(() => blocks.delete(key), SHARED_READ_MS).unref();
+    }
+    return read();
+  };
+
+  return {
+    ...deps,
+    receiptTimeoutMs: deps.receiptTimeoutMs ?? 60_000,
+    sideOf,
+    fault,
+    effectiveSignature,
+    spentOr,
+    latestBlock,
+    blockAt,
+    justSigned: new Map(),
+  };
 }

@@ -57,8 +57,8 @@ export function createSigning(ctx: SettleContext) {
   async function prepareAndSign(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
     fault("before_sign");
     logger.debug({ settlementId: row.id }, "preparing");
-    const head = await client.getBlock({ blockTag: "latest" });
-    const searchFromBlock = row.searchFromBlock ?? (head.number > LOG_LOOKBACK_BLOCKS ? head.number - LOG_LOOKBACK_BLOCKS : 0n);
+    const head = await ctx.latestBlock(net.chainId, client);
+    const searchFromBlock = row.searchFromBlock ?? (head.number! > LOG_LOOKBACK_BLOCKS ? head.number! - LOG_LOOKBACK_BLOCKS : 0n);
     const signature = await effectiveSignature(row, client);
     // The token compares validBefore with block time, so the chain's clock decides.
     if (BigInt(row.validBefore) < head.timestamp + VALID_BEFORE_MARGIN_S) {
@@ -88,7 +88,7 @@ export function createSigning(ctx: SettleContext) {
     // when the transfer would (spent, canceled, drained, blacklisted, paused…).
     let gas: bigint;
     try {
-      gas = await client.estimateGas({ account: relayer.address, ...call, blockTag: "pending" });
+      gas = await client.estimateGas({ account: relayer.address, ...call, blockTag: "latest" });
     } catch (err) {
       if (!isRevert(err)) throw err;
       return refusal(row, client, signature, searchFromBlock);
@@ -141,6 +141,7 @@ export function createSigning(ctx: SettleContext) {
       },
     });
     if (!signed) return undefined;
+    ctx.justSigned.set(row.id, { hash: signed.tx.hash, raw: signed.tx.raw });
     logger.info(
       {
         settlementId: row.id,
