@@ -1,7 +1,7 @@
 // The bench's lab: a chain, a fresh database, and the two systems under test, each in a
 // process of its own so they are measured the same way.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, readdirSync, readFileSync } from "node:fs";
+import { createWriteStream, existsSync, readdirSync, readFileSync } from "node:fs";
 export { freePort } from "../src/devnet/anvil.js";
 
 export interface Proc {
@@ -14,7 +14,9 @@ export interface Proc {
 }
 
 export function startProcess(args: string[], env: Record<string, string>, nodeFlags: string[] = []): Proc {
-  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", ...args], {
+  // Compiled JavaScript (dist/) runs as production does; TypeScript goes through tsx.
+  const loader = args[0]!.endsWith(".js") ? [] : ["--import", "tsx"];
+  const child = spawn(process.execPath, [...nodeFlags, ...loader, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -134,3 +136,6 @@ export function ourEnv(o: { databaseUrl: string; rpcUrl: string; port: number; q
     API_PROCESSES: env.BENCH_API_PROCESSES ?? "1",
   };
 }
+
+/** Our facilitator's entry point as `npm start` runs it: dist/ when built (npm run bench builds it). */
+export const OUR_MAIN = existsSync(new URL("../dist/main.js", import.meta.url)) ? "dist/main.js" : "src/main.ts";

@@ -4,8 +4,8 @@
 // again through Permit2 (the buyers approved it). Settlement:
 // 200 payments with 50 in flight, with one relayer key and with two. Prints one table with the
 // ratios and appends a JSON line per run to bench/results.jsonl. Then, on the same chain, the
-// rate-limit isolation scenario (bench/rate-limit-isolation.ts). BENCH_SCENARIO=peer or
-// BENCH_SCENARIO=rate-limit-isolation runs only that one (both, comma-separated, is the default).
+// rate-limit isolation scenario (bench/rate-limit-isolation.ts) and the settlement throughput
+// scenario (bench/settlement.ts). BENCH_SCENARIO picks some of them (comma-separated; all by default).
 import { appendFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { createWalletClient, erc20Abi, http, maxUint256, parseEther, parseUnits, type Hex } from "viem";
@@ -18,7 +18,7 @@ import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "../src/devnet/usdc.js";
 import { signAuthorization, v2Body } from "../test/support/payments.js";
 import { permit2Payment } from "../test/support/permit2-payments.js";
 import { recreateDatabase } from "../src/devnet/database.js";
-import { firstLine, freePort, ourEnv, startProcess, waitForHttp, type Proc } from "./lab.js";
+import { firstLine, freePort, ourEnv, startProcess, waitForHttp, type Proc, OUR_MAIN } from "./lab.js";
 import { run, type RunFigures } from "./load.js";
 import { rateLimitIsolation } from "./rate-limit-isolation.js";
 import { settlementThroughput } from "./settlement.js";
@@ -132,12 +132,12 @@ async function peerComparison(lab: {
     const queuePrefix = `x402bench${Date.now()}`;
     const envOf = (keys: Hex[]) => ourEnv({ databaseUrl: lab.databaseUrl, rpcUrl: lab.rpcUrl, port, queuePrefix, relayerKeys: keys });
     const oursUrl = `http://127.0.0.1:${port}`;
-    let worker = startProcess(["src/main.ts", "worker"], envOf([ANVIL_KEYS[0]]));
+    let worker = startProcess([OUR_MAIN, "worker"], envOf([ANVIL_KEYS[0]]));
     procs.push(worker);
     // BENCH_CPU_PROFILE=dir writes the api's V8 CPU profile there when it stops.
     const profile = env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : [];
     const nodeFlags = (env.BENCH_API_NODE_FLAGS ?? "").split(" ").filter(Boolean);
-    const api = startProcess(["src/main.ts", "api"], envOf([ANVIL_KEYS[0]]), [...nodeFlags, ...profile]);
+    const api = startProcess([OUR_MAIN, "api"], envOf([ANVIL_KEYS[0]]), [...nodeFlags, ...profile]);
     procs.push(api);
     await waitForHttp(`${oursUrl}/healthz`);
 
@@ -167,7 +167,7 @@ async function peerComparison(lab: {
       run({ url, path: "/settle", bodies, connections: Math.min(IN_FLIGHT, bodies.length), amount: bodies.length, isOk: isPaid });
     const settleOursOne = await settle(oursUrl, await sign(SETTLEMENTS));
     await worker.stop();
-    worker = startProcess(["src/main.ts", "worker"], envOf([ANVIL_KEYS[0], ANVIL_KEYS[1]]));
+    worker = startProcess([OUR_MAIN, "worker"], envOf([ANVIL_KEYS[0], ANVIL_KEYS[1]]));
     procs.push(worker);
     await new Promise((r) => setTimeout(r, 3_000));
     const settleOursTwo = await settle(oursUrl, await sign(SETTLEMENTS));

@@ -16,7 +16,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
-import { firstLine, freePort, startProcess, waitForHttp, type Proc } from "./lab.js";
+import { firstLine, freePort, startProcess, waitForHttp, type Proc, OUR_MAIN } from "./lab.js";
 import { steady, type RunFigures, type Sample } from "./load.js";
 
 const env = process.env;
@@ -104,7 +104,7 @@ export async function rateLimitIsolation(lab: {
   const procs: Proc[] = [];
   let noisy: Worker | undefined;
   try {
-    const api = startProcess(["src/main.ts", "api"], apiEnv, [...nodeFlags, ...profile]);
+    const api = startProcess([OUR_MAIN, "api"], apiEnv, [...nodeFlags, ...profile]);
     procs.push(api);
     const bare = CONTROL ? startProcess(["bench/bare-429-server.ts"], {}) : undefined;
     if (bare) procs.push(bare);

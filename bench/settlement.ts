@@ -12,7 +12,7 @@ import { createPublicClient, http, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { chainEvidence, type Authorization, type ChainEvidence } from "./chain-evidence.js";
-import { firstLine, freePort, ourEnv, startProcess, waitForHttp, type Proc } from "./lab.js";
+import { firstLine, freePort, ourEnv, startProcess, waitForHttp, type Proc, OUR_MAIN } from "./lab.js";
 import { cpuByCommand, stageTimes, type StageTimes } from "./pipeline-profile.js";
 import { settleLoad, type SettleLoadFigures } from "./settle-client.js";
 
@@ -88,8 +88,8 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
     const e = { ...base, WORKER_METRICS_PORT: String(workerMetricsPort), ...RECOMMENDED, ...extra };
     // BENCH_CPU_PROFILE=dir writes each process's V8 CPU profile there when it stops.
     const profile = env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : [];
-    const worker = startProcess(["src/main.ts", "worker"], e, profile);
-    const api = startProcess(["src/main.ts", "api"], e, profile);
+    const worker = startProcess([OUR_MAIN, "worker"], e, profile);
+    const api = startProcess([OUR_MAIN, "api"], e, profile);
     try {
       await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);
       await new Promise((r) => setTimeout(r, 2_000)); // the worker's lanes leased and its first sweep done

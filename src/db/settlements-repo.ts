@@ -305,10 +305,10 @@ export function createSettlementsRepo(db: Db) {
     /**
      * Allocates the relayer's next nonces, signs with them and stores the signed transactions,
      * all in one database transaction: a nonce is never used without its raw tx being on record,
-     * and is never handed out twice. Each item is one transaction to sign; its first member leads:
-     * if the leader moved on, the item gets no nonce (undefined at its place). Other members (a
-     * batch) that moved on are left out, and `sign` is told who is in. Many items share one
-     * lane lock and one commit, taking consecutive nonces in the order given.
+     * and is never handed out twice. Each item is one transaction to sign for its members (one
+     * settlement, or a batch): members that moved on are left out and `sign` is told who is in;
+     * an item none of whose members is still there gets no nonce (undefined at its place). Many
+     * items share one lane lock and one commit, taking consecutive nonces in the order given.
      */
     async allocateSignAndStoreMany(
       items: SignItem[],
@@ -338,8 +338,8 @@ export function createSettlementsRepo(db: Db) {
             let nonce = lane.nextNonce;
             const signedItems: { at: number; nonce: bigint; members: SignMember[]; signed: SignedTx }[] = [];
             for (const [at, item] of items.entries()) {
-              if (!matches(item.members[0]!)) continue;
               const members = item.members.filter(matches);
+              if (!members.length) continue;
               members.forEach((m) => taken.add(m.id));
               const signed = await item.sign(
                 nonce,
@@ -451,24 +451,6 @@ export function createSettlementsRepo(db: Db) {
             sql`${settlements.id} in (select ${settlementTxs.settlementId} from ${settlementTxs} where ${settlementTxs.hash} = ${hash})`,
           )
           .orderBy(settlements.createdAt),
-      );
-    },
-
-    /** Claimed rows of a chain waiting to be sent, oldest first: candidates to share a batch. */
-    async batchCandidates(chainId: number, excludeId: string, limit: number): Promise<SettlementRow[]> {
-      return guardDb("batch candidates", () =>
-        db
-          .select()
-          .from(settlements)
-          .where(
-            and(
-              eq(settlements.chainId, chainId),
-              sql`${settlements.state} in ('received','queued')`,
-              sql`${settlements.id} <> ${excludeId}`,
-            ),
-          )
-          .orderBy(settlements.createdAt)
-          .limit(limit),
       );
     },
 

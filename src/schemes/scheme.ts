@@ -102,8 +102,6 @@ export interface SettlementSide {
   explainSpent(deps: OutcomeDeps, client: PublicClient, row: SettlementRow, fromBlock: bigint): Promise<SettlementRow | undefined>;
   /** Why the chain refuses the call now (asked after a failed estimate). */
   refusal(client: PublicClient, row: SettlementRow, signature: ClassifiedSignature): Promise<Refusal>;
-  /** Whether the call would go through now (to share a batch); only asked for batchable rows. */
-  wouldSucceed(client: PublicClient, row: SettlementRow, signature: ClassifiedSignature): Promise<boolean>;
   /** The reason a row ends `expired` with when its authorization ran out before it was mined. */
   expiredReason: string;
   /** The reason a replay of a payment already settled (and reported) is refused with. */

@@ -10,21 +10,36 @@ import { callFor } from "./batch-call.js";
 import { replacementFees } from "./fees.js";
 import type { SettleContext } from "./settle-context.js";
 
+/** How long a sent hash is remembered, so the rest of its batch does not send it again. */
+const SENT_MEMORY_MS = 60_000;
+
 export function createSending(ctx: SettleContext) {
   const { repo, logger, methods, sideOf, fault, effectiveSignature } = ctx;
   const deps = ctx;
+  const sending = new Map<string, Promise<void>>();
 
   async function broadcast(row: SettlementRow, client: PublicClient) {
     const mine = ctx.justSigned.get(row.id);
     ctx.justSigned.delete(row.id);
     const latest = mine?.hash === row.latestTx ? { hash: mine.hash, rawTx: mine.raw } : (await repo.txsOf(row.id)).at(-1);
     if (!latest) return markEnded({ repo, logger }, row, "needs_review", "signed_without_transaction");
-    try {
-      await client.sendRawTransaction({ serializedTransaction: latest.rawTx as Hex });
-    } catch (err) {
-      // Already in the pool or already mined: the receipt decides. Anything else retries.
-      if (!isAlreadySent(err)) throw err;
+    // A batch is one transaction for several settlements: they share one send of it.
+    let send = sending.get(latest.hash);
+    if (!send) {
+      send = client.sendRawTransaction({ serializedTransaction: latest.rawTx as Hex }).then(
+        () => undefined,
+        (err: unknown) => {
+          // Already in the pool or already mined: the receipt decides. Anything else retries.
+          if (!isAlreadySent(err)) throw err;
+        },
+      );
+      sending.set(latest.hash, send);
+      void send.then(
+        () => setTimeout(() => sending.delete(latest.hash), SENT_MEMORY_MS).unref(),
+        () => sending.delete(latest.hash),
+      );
     }
+    await send;
     fault("after_broadcast");
     return repo.transition({ id: row.id, from: "signed", version: row.version, to: "submitted", txHash: latest.hash });
   }

@@ -6,7 +6,7 @@ import type { FacilitatorRequest } from "../../../../x402/wire.js";
 import type { LedgerEntry, PaymentMethod } from "../../../scheme.js";
 import { settlementCall } from "./call.js";
 import { paymentKeyOf, toIntent } from "./intent.js";
-import { explainSpent, isSpent, paidIn, refusal, wouldSucceed } from "./outcome.js";
+import { explainSpent, isSpent, paidIn, refusal } from "./outcome.js";
 import { eip3009PayloadSchema } from "./payload.js";
 import { createEip3009Verifier } from "./verify.js";
 
@@ -54,7 +54,6 @@ export const eip3009Exact: PaymentMethod = {
     paidIn,
     explainSpent,
     refusal,
-    wouldSucceed,
     expiredReason: Reason.validBefore,
     usedReason: Reason.nonceAlreadyUsed,
     // A wallet deployed on the way (ERC-6492) needs its own two-step call.

@@ -6,7 +6,7 @@ import type { Hex, Log, PublicClient } from "viem";
 import { markEnded, markMined, type OutcomeDeps } from "../../../../db/outcomes.js";
 import type { SettlementRow } from "../../../../db/settlements-repo.js";
 import { authorizationEvents, paymentInLogs, type ExpectedPayment } from "../../../../evm/payment-logs.js";
-import { readAuthorizationState, readPaymentState, readSimulation } from "../../../../evm/payment-reads.js";
+import { readAuthorizationState, readPaymentState } from "../../../../evm/payment-reads.js";
 import type { ClassifiedSignature } from "../../../../evm/signature.js";
 import { Reason } from "../../../../x402/reasons.js";
 import type { Refusal } from "../../../scheme.js";
@@ -75,16 +75,4 @@ export async function refusal(client: PublicClient, row: SettlementRow, signatur
         ? Reason.insufficientBalance
         : Reason.simulationFailed;
   return { reason, message: state.simulation.message };
-}
-
-export async function wouldSucceed(client: PublicClient, row: SettlementRow, signature: ClassifiedSignature) {
-  const state = await readSimulation(client, {
-    asset: row.asset as Hex,
-    auth: authOf(row),
-    signature,
-    assetKnownDeployed: true,
-    payerCodeKnown: true,
-    blockTag: "pending",
-  });
-  return state.simulation.ok;
 }

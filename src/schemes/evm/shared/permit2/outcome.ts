@@ -81,7 +81,6 @@ export function permit2Settlement(route: Permit2Route): SettlementSide {
     paidIn: (logs, row) => transferOf(logs, permitOfRow(row), chargeOf(row)),
     explainSpent,
     refusal,
-    wouldSucceed: async (client, row, signature) => (await simulate(client, row, signature)).ok,
     expiredReason: Permit2Reason.deadline,
     usedReason: Permit2Reason.nonce,
     // Each row's receipt must carry only its own transfer: paidIn matches one Transfer per call.
