@@ -6,6 +6,7 @@ import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
 import { lockLane } from "./relayer-lanes.js";
 import { eventFor, writeEvent, writeEvents } from "../webhooks/outbox.js";
+import { casMany } from "./cas-many.js";
 import { relayerNonces, settlementEvents, settlements, settlementTxs, type PaymentKey, type SettlementState } from "./schema.js";
 
 export type SettlementRow = typeof settlements.$inferSelect;
@@ -198,14 +199,25 @@ export function createSettlementsRepo(db: Db) {
       return keys.map((k) => byKey.get(`${k.chainId}:${k.key}`));
     },
 
-    /** takeSuccessAnswer for many rows at once, in the order asked. */
+    /**
+     * takeSuccessAnswer for many rows at once, in the order asked. The rows are locked in id
+     * order, as the worker's batches lock them, so a batch of answers and a batch of transitions
+     * never wait on each other in a cycle.
+     */
     async takeSuccessAnswers(ids: string[]): Promise<boolean[]> {
+      const unique = [...new Set(ids)];
       const rows = await guardDb("answer", () =>
-        db
-          .update(settlements)
-          .set({ successAnsweredAt: new Date() })
-          .where(and(inArray(settlements.id, [...new Set(ids)]), isNull(settlements.successAnsweredAt)))
-          .returning({ id: settlements.id }),
+        retryOnDeadlock(
+          () =>
+            db.execute(sql`
+              UPDATE settlements SET success_answered_at = now()
+              WHERE id IN (
+                SELECT id FROM settlements
+                WHERE id = ANY(${`{${unique.join(",")}}`}::uuid[]) AND success_answered_at IS NULL
+                ORDER BY id FOR UPDATE
+              ) AND success_answered_at IS NULL
+              RETURNING id`) as Promise<unknown> as Promise<{ id: string }[]>,
+        ),
       );
       const taken = new Set(rows.map((r) => r.id));
       // The same id asked twice in one batch: only the first asker hears yes.
@@ -245,40 +257,18 @@ export function createSettlementsRepo(db: Db) {
      * so two batches never wait on each other in a cycle.
      */
     async transitionMany(ts: Transition[]): Promise<(SettlementRow | undefined)[]> {
-      const order = ts.map((t, i) => ({ t, i })).sort((a, b) => (a.t.id < b.t.id ? -1 : a.t.id > b.t.id ? 1 : a.i - b.i));
       return guardDb("transition", () =>
         retryOnDeadlock(() =>
           db.transaction(async (tx) => {
-            const rows = await Promise.all(order.map(({ t }) => compareAndSet(tx, t)));
-            const moved = order.flatMap(({ t }, k) => (rows[k] ? [{ t, row: rows[k] }] : []));
-            if (moved.length) {
-              await Promise.all([
-                tx.insert(settlementEvents).values(
-                  moved.map(({ t, row }) => ({
-                    settlementId: t.id,
-                    fromState: t.from,
-                    toState: t.to,
-                    version: row.version,
-                    txHash: t.txHash,
-                    detail: t.detail,
-                  })),
-                ),
-                notifyAll(
-                  tx,
-                  moved.map((m) => ({ id: m.row.id, state: m.row.state })),
-                ),
-                writeEvents(
-                  tx,
-                  moved.flatMap(({ t, row }) => {
-                    const type = eventFor(t.from, t.to);
-                    return type ? [{ row, type }] : [];
-                  }),
-                ),
-              ]);
-            }
-            const out: (SettlementRow | undefined)[] = new Array(ts.length);
-            order.forEach(({ i }, k) => (out[i] = rows[k]));
-            return out;
+            const rows = await casMany(tx, ts);
+            await writeEvents(
+              tx,
+              ts.flatMap((t, i) => {
+                const type = rows[i] && eventFor(t.from, t.to);
+                return type ? [{ row: rows[i]!, type }] : [];
+              }),
+            );
+            return rows;
           }),
         ),
       );
@@ -361,32 +351,25 @@ export function createSettlementsRepo(db: Db) {
                 },
               })),
             );
-            const rows = await Promise.all(moves.map((m) => compareAndSet(tx, m.t)));
+            const rows = await casMany(
+              tx,
+              moves.map((m) => ({
+                ...m.t,
+                txHash: m.signed.hash,
+                detail: {
+                  relayerNonce: m.n.toString(),
+                  maxFeePerGas: m.signed.maxFeePerGas.toString(),
+                  gas: m.signed.gas.toString(),
+                  batch: m.batch > 1 ? m.batch : undefined,
+                },
+              })),
+            );
             // Locked and checked above: a miss here would be a bug, and must not leave a gap.
             if (rows.some((r) => !r)) throw new Error("a locked settlement changed within its own transaction");
             await Promise.all([
-              tx.insert(settlementEvents).values(
-                moves.map((m, k) => ({
-                  settlementId: m.t.id,
-                  fromState: m.t.from,
-                  toState: "signed",
-                  version: rows[k]!.version,
-                  txHash: m.signed.hash,
-                  detail: {
-                    relayerNonce: m.n.toString(),
-                    maxFeePerGas: m.signed.maxFeePerGas.toString(),
-                    gas: m.signed.gas.toString(),
-                    batch: m.batch > 1 ? m.batch : undefined,
-                  },
-                })),
-              ),
               tx
                 .insert(settlementTxs)
                 .values(moves.map((m) => txValues(m.signed, m.t.id, { chainId: relayer.chainId, address, nonce: m.n }))),
-              notifyAll(
-                tx,
-                moves.map((m) => ({ id: m.t.id, state: "signed" as const })),
-              ),
               tx
                 .update(relayerNonces)
                 .set({ nextNonce: nonce, updatedAt: new Date() })
@@ -417,7 +400,8 @@ export function createSettlementsRepo(db: Db) {
         db.transaction(async (tx) => {
           if (!(await lockLane(tx, relayer.chainId, lead.relayerAddress!, relayer.owner))) return undefined;
           const next: SettlementRow[] = [];
-          for (const row of rows) {
+          // In id order, as every batch locks rows.
+          for (const row of [...rows].sort((a, b) => (a.id < b.id ? -1 : 1))) {
             const moved = await applyTransition(tx, {
               id: row.id,
               from: row.state,
