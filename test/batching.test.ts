@@ -1,6 +1,6 @@
 // SETTLE_BATCH_MAX > 1: claimed settlements share one transaction through Multicall3, and each
 // one's outcome is read from its own logs, so one failing authorization never sinks the others.
-import { parseUnits } from "viem";
+import { createWalletClient, erc20Abi, http, parseUnits } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
@@ -60,9 +60,9 @@ it("several authorizations settle in one Multicall3 transaction, each proven by 
   }
 });
 
-it("one authorization failing inside the batch leaves the others paid and is judged alone", async () => {
-  // Two authorizations of one payer that can afford only one: each simulates fine alone, the
-  // batch goes through, and the second transfer fails inside it.
+it("an authorization that would fail inside the batch is kept out of it and refused alone, with no transaction", async () => {
+  // Two authorizations of one payer that can afford only one: each simulates fine alone, but the
+  // batch's own simulation shows the second transfer failing inside it.
   const payer = privateKeyToAccount(generatePrivateKey());
   await lab.chain.fund(payer.address, "1");
   const big = parseUnits("0.6", 6);
@@ -83,7 +83,56 @@ it("one authorization failing inside the batch leaves the others paid and is jud
   expect(paidOnce).toHaveLength(1);
   expect(refused).toHaveLength(1);
   expect(refused[0]).toMatchObject({ errorReason: "invalid_exact_evm_insufficient_balance" });
+  // Never signed, never sent: no gas spent on a transfer the simulation showed failing.
   const history = (await lab.fac!.admin(`/settlements/${refused[0].id}`)).json.events;
+  expect(history.map((e: { to: string }) => e.to)).not.toContain("signed");
+  expect(refused[0].transaction ?? null).toBeNull();
+  // The three that go through share one Multicall3 transaction.
+  const paid = [paidOnce[0], ...others.map((o) => byNonce.get(o.authorization.nonce.toLowerCase()) as any)];
+  for (const r of paid) expect(r.state).toBe("confirmed");
+  expect(new Set(paid.map((r) => r.transaction)).size).toBe(1);
+  const tx = await lab.chain.client.getTransaction({ hash: paid[0].transaction });
+  expect(tx.to?.toLowerCase()).toBe(MULTICALL3_ADDRESS.toLowerCase());
+  expect(await lab.chain.balanceOf(payer.address)).toBe(parseUnits("1", 6) - big);
+  for (const d of doubled) expect((await usesOf(lab.chain, payer.address, d.authorization.nonce)).length).toBeLessThanOrEqual(1);
+});
+
+it("one authorization failing inside a mined batch goes back in line and is judged alone; the others are paid", async () => {
+  // The batch simulates fine, then the payer drains its balance with a transaction mined ahead
+  // of the batch in the same block (a higher tip): its call fails inside the mined batch.
+  const payer = privateKeyToAccount(generatePrivateKey());
+  await lab.chain.fund(payer.address, "1");
+  await lab.chain.test.setBalance({ address: payer.address, value: parseUnits("1", 18) });
+  const big = parseUnits("0.6", 6);
+  const signed = await signAuthorization({ payer, payTo, value: big, asset: lab.chain.usdc.address, chainId: lab.chain.chainId });
+  const drained = { ...signed, body: v2Body({ ...signed, asset: lab.chain.usdc.address, payTo, amount: big, network: "eip155:84532" }) };
+  const others = await Promise.all([0, 1].map(() => fundedPayment(lab.chain, { payTo, value: PRICE })));
+  await claimAll([drained.body, ...others.map((o) => o.body)]);
+  await lab.chain.test.setAutomine(false);
+  try {
+    await lab.fac!.startWorker();
+    const sent = await rowsUntil((r) => r.length === 3 && r.every((x: { state: string }) => x.state === "submitted"));
+    expect(sent.map((r: { state: string }) => r.state)).toEqual(["submitted", "submitted", "submitted"]);
+    const wallet = createWalletClient({ account: payer, transport: http(lab.chain.rpcUrl) });
+    await wallet.writeContract({
+      chain: null,
+      address: lab.chain.usdc.address,
+      abi: erc20Abi,
+      functionName: "transfer",
+      args: [privateKeyToAccount(ANVIL_KEYS[4]).address, parseUnits("0.5", 6)],
+      maxPriorityFeePerGas: parseUnits("100", 9),
+      maxFeePerGas: parseUnits("200", 9),
+      gas: 100_000n,
+    });
+    await lab.chain.test.mine({ blocks: 1 });
+  } finally {
+    await lab.chain.test.setAutomine(true);
+  }
+  const rows = await rowsUntil((r) => r.length === 3 && r.every((x: { state: string }) => ["confirmed", "failed"].includes(x.state)));
+  const byNonce = new Map(rows.map((r: { nonce: string }) => [r.nonce, r]));
+  const refused = byNonce.get(drained.authorization.nonce.toLowerCase()) as any;
+  expect(refused).toMatchObject({ state: "failed", errorReason: "invalid_exact_evm_insufficient_balance" });
+  const history = (await lab.fac!.admin(`/settlements/${refused.id}`)).json.events;
   expect(
     history.some(
       (e: { from: string; to: string; detail?: { leftOutOf?: string } }) =>
@@ -91,6 +140,6 @@ it("one authorization failing inside the batch leaves the others paid and is jud
     ),
   ).toBe(true);
   for (const o of others) expect((byNonce.get(o.authorization.nonce.toLowerCase()) as any).state).toBe("confirmed");
-  expect(await lab.chain.balanceOf(payer.address)).toBe(parseUnits("1", 6) - big);
-  for (const d of doubled) expect((await usesOf(lab.chain, payer.address, d.authorization.nonce)).length).toBeLessThanOrEqual(1);
+  expect(await lab.chain.balanceOf(payer.address)).toBe(parseUnits("0.5", 6));
+  expect(await usesOf(lab.chain, payer.address, drained.authorization.nonce)).toEqual([]);
 });

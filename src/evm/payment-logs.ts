@@ -13,9 +13,22 @@ export interface ExpectedPayment {
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
+// A batch's receipt is read once for each settlement it carries: its logs are decoded once.
+const decodedLogs = new WeakMap<readonly Log[], Map<string, ReturnType<typeof decode>>>();
+const decode = (logs: readonly Log[], asset: string) =>
+  parseEventLogs({ abi: fiatTokenAbi, logs: logs.filter((l) => same(l.address, asset)), strict: true });
+
+function tokenEvents(logs: readonly Log[], asset: string) {
+  let byAsset = decodedLogs.get(logs);
+  if (!byAsset) decodedLogs.set(logs, (byAsset = new Map()));
+  const key = asset.toLowerCase();
+  let events = byAsset.get(key);
+  if (!events) byAsset.set(key, (events = decode(logs, asset)));
+  return events;
+}
+
 export function paymentInLogs(logs: readonly Log[], p: ExpectedPayment): boolean {
-  const ours = logs.filter((l) => same(l.address, p.asset));
-  const events = parseEventLogs({ abi: fiatTokenAbi, logs: ours, strict: true });
+  const events = tokenEvents(logs, p.asset);
   const transferred = events.some(
     (e) => e.eventName === "Transfer" && same(e.args.from, p.from) && same(e.args.to, p.to) && e.args.value === p.value,
   );

@@ -6,6 +6,7 @@ import type { EnabledNetwork } from "../config/config.js";
 import { markEnded, markMined } from "../db/outcomes.js";
 import type { SettlementRow } from "../db/settlements-repo.js";
 import { MULTICALL3 } from "../evm/multicall.js";
+import { createExpiringSet } from "../verify/expiring-set.js";
 import { Reason } from "../x402/reasons.js";
 import type { createSending } from "./sending.js";
 import type { SettleContext } from "./settle-context.js";
@@ -18,6 +19,7 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
   const deps = ctx;
   const { receiptTimeoutMs } = ctx;
   const { replace, rebroadcastIfDropped } = sending;
+  const charged = createExpiringSet(3_600_000, 100_000);
 
   async function findReceipt(client: PublicClient, hashes: string[]): Promise<TransactionReceipt | undefined> {
     for (const hash of hashes) {
@@ -34,7 +36,11 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
     // Gas is spent whatever the outcome: metered from the receipt, never from the estimate.
     ctx.metrics?.receipt(net.name, receipt);
     // The keys' daily gas budgets are metered from the same receipts (once per transaction).
-    await ctx.gasMeter?.charge(receipt.transactionHash, receipt.gasUsed * receipt.effectiveGasPrice);
+    // Every settlement of a batch reads the same receipt: charged once from here.
+    if (!charged.has(receipt.transactionHash)) {
+      await ctx.gasMeter?.charge(receipt.transactionHash, receipt.gasUsed * receipt.effectiveGasPrice);
+      charged.remember(receipt.transactionHash);
+    }
     if (receipt.status === "success" && sideOf(row).paidIn(receipt.logs, row)) return markMined({ repo, logger }, row, receipt, true);
     // A mined batch whose call for this settlement failed alone: unless the authorization got
     // spent elsewhere, it simply goes back in line (its nonce is used by the batch, nothing lost).
@@ -54,10 +60,23 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
         }),
       );
     }
-    // Reverted: most often someone else spent the authorization first (or the payer canceled).
-    return spentOr(row, client, row.searchFromBlock ?? 0n, () =>
-      markEnded({ repo, logger }, row, "failed", Reason.transactionFailed, `transaction ${receipt.transactionHash} reverted`),
-    );
+    // Reverted: most often someone else spent the authorization first (or the payer canceled);
+    // otherwise the chain says why now (a balance drained ahead of it…), or it stays generic.
+    return spentOr(row, client, row.searchFromBlock ?? 0n, async () => {
+      const why = await sideOf(row)
+        .refusal(client, row, await ctx.effectiveSignature(row, client))
+        .catch(() => undefined);
+      const known = why && why !== "spent" ? why : undefined;
+      return markEnded(
+        { repo, logger },
+        row,
+        "failed",
+        known?.reason ?? Reason.transactionFailed,
+        known
+          ? `transaction ${receipt.transactionHash} reverted: ${known.message ?? known.reason}`
+          : `transaction ${receipt.transactionHash} reverted`,
+      );
+    });
   }
 
   /**

@@ -10,7 +10,7 @@ import { isRevert } from "../evm/payment-reads.js";
 import type { ClassifiedSignature } from "../evm/signature.js";
 import { VALID_BEFORE_MARGIN_S } from "../schemes/scheme.js";
 import { Reason } from "../x402/reasons.js";
-import { createLaneSigner } from "./lane-signer.js";
+import { ALONE, createLaneSigner } from "./lane-signer.js";
 import { createFeeCache, initialFees } from "./fees.js";
 import type { SettleContext } from "./settle-context.js";
 
@@ -62,27 +62,34 @@ export function createSigning(ctx: SettleContext) {
     const relayer = lane ? lane.account : deps.pool.pick(net.chainId);
     if (!relayer) throw new NoRelayerError(`no leased, funded relayer on chain ${net.chainId} in this worker`);
     const call = sideOf(row).call(row, signature);
-    // Estimating the exact call at the pending block is the re-simulation: it reverts exactly
-    // when the transfer would (spent, canceled, drained, blacklisted, paused…).
-    let gas: bigint;
-    try {
-      gas = await client.estimateGas({ account: relayer.address, ...call, blockTag: "latest" });
-    } catch (err) {
-      if (!isRevert(err)) throw err;
-      return refusal(row, client, signature, searchFromBlock);
-    }
     const fees = initialFees(await marketFees(net.chainId, client), net.maxFeePerGas);
-    const signed = await signOnLane({
+    const request = {
       relayer: { chainId: net.chainId, address: relayer.address, owner: deps.owner },
       account: relayer,
       row,
       call,
-      gas,
       fees,
-      // A payment that names its sender (upto) is checked against the caller: never batched.
-      batchable: !sender && sideOf(row).batchable(row, signature),
       searchFromBlock,
-    });
+    };
+    // A payment that names its sender (upto) is checked against the caller: never batched. A
+    // batch candidate is re-simulated with its batch (lane-signer.ts).
+    const batching = (deps.batchMax ?? 1) > 1 && !sender && sideOf(row).batchable(row, signature);
+    let signed = batching ? await signOnLane({ ...request, batchable: true }) : ALONE;
+    if (signed === ALONE) {
+      // Estimating the exact call is the re-simulation: it reverts exactly when the transfer
+      // would (spent, canceled, drained, blacklisted, paused…).
+      let gas: bigint;
+      try {
+        // Sent back by its batch's simulation: something pending (often the batch itself) is in
+        // its way, so it is judged against the pending block, where that shows.
+        gas = await client.estimateGas({ account: relayer.address, ...call, blockTag: batching ? "pending" : "latest" });
+      } catch (err) {
+        if (!isRevert(err)) throw err;
+        return refusal(row, client, signature, searchFromBlock);
+      }
+      signed = await signOnLane({ ...request, gas, batchable: false });
+    }
+    if (signed === ALONE) throw new Error("a settlement with its own estimate was sent back unsigned");
     const mine = signed?.rows.find((r) => r.id === row.id);
     // Moved on meanwhile (another worker, or a race): the caller reads the row again.
     if (!signed || !mine) return undefined;
