@@ -31,6 +31,8 @@ interface Row {
   chain: ChainEvidence;
   apiRssMiB: number;
   workerRssMiB?: number;
+  /** Peak RSS before the load (after start-up), api / worker. */
+  idleRss: string;
   /** CPU ms per second of the run, per process. */
   cpu: Record<string, number>;
   stages: StageTimes[];
@@ -57,6 +59,7 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
     });
     const fromBlock = await client.getBlockNumber({ cacheTime: 0 });
     const since = new Date();
+    const idleRss = `${procs.api.peakRssMiB().toFixed(1)} / ${procs.worker?.peakRssMiB().toFixed(1) ?? "-"}`;
     const others = ["anvil", "postgres", "redis-server"];
     const cpu0 = { ...cpuByCommand(others), api: procs.api.cpuMs(), worker: procs.worker?.cpuMs() ?? 0, load: cpuOfThisProcess() };
     const load = await settleLoad({ url, bodies, inFlight: IN_FLIGHT });
@@ -67,7 +70,7 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
     const chain = await chainEvidence({ rpcUrl: lab.rpcUrl, token: lab.token, authorizations, senders, fromBlock });
     const stages = procs.worker ? await stageTimes(lab.databaseUrl, since) : [];
     const rpc = metricsUrls ? await rpcPerSettlement(metricsUrls, load.settled) : undefined;
-    const row: Row = { name, load, chain, apiRssMiB: procs.api.peakRssMiB(), workerRssMiB: procs.worker?.peakRssMiB(), cpu, stages, rpc };
+    const row: Row = { name, load, chain, apiRssMiB: procs.api.peakRssMiB(), workerRssMiB: procs.worker?.peakRssMiB(), idleRss, cpu, stages, rpc };
     results.push(row);
     console.error(`  ${name}: ${load.settled}/${PAYMENTS} settled in ${load.seconds.toFixed(1)} s`);
   }
@@ -87,7 +90,11 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
     const workerMetricsPort = await freePort();
     const e = { ...base, WORKER_METRICS_PORT: String(workerMetricsPort), ...RECOMMENDED, ...extra };
     // BENCH_CPU_PROFILE=dir writes each process's V8 CPU profile there when it stops.
-    const profile = env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : [];
+    const profile = [
+      ...(env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_CPU_PROFILE}`] : []),
+      // BENCH_NODE_FLAGS: extra flags for our api and worker (say, V8 heap sizes).
+      ...(env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+    ];
     const worker = startProcess([OUR_MAIN, "worker"], e, profile);
     const api = startProcess([OUR_MAIN, "api"], e, profile);
     try {
@@ -167,6 +174,7 @@ function report(rows: Row[]) {
     ["pending answers (then settled)", (r) => `${r.load.pendingAnswers} (${r.load.pendingThenSettled})`],
     ["transactions mined (reverted)", (r) => `${r.chain.txs} (${r.chain.reverted})`],
     ["gas per settlement", (r) => (r.chain.used ? (r.chain.gasUsed / BigInt(r.chain.used)).toString() : "-")],
+    ["api / worker RSS MiB before the load", (r) => r.idleRss],
     ["api / worker peak RSS MiB", (r) => `${f1(r.apiRssMiB)} / ${r.workerRssMiB === undefined ? "-" : f1(r.workerRssMiB)}`],
   ];
   const head = ["settlement", ...rows.map((r) => r.name)];

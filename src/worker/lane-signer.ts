@@ -30,6 +30,9 @@ export interface LaneRequest {
 /** The answer to a batch candidate that must be simulated and sent on its own. */
 export const ALONE = "alone" as const;
 
+/** With batching on, how long a lane waits after a quiet spell for settlements to batch together. */
+const BATCH_LINGER_MS = 25;
+
 const BASE_TX_GAS = 21_000n;
 /** What one more call costs inside Multicall3's aggregate3 beyond the call itself (generous). */
 const PER_CALL_GAS = 8_000n;
@@ -135,5 +138,6 @@ export function createLaneSigner(ctx: SettleContext) {
         return v === ALONE ? ALONE : v && resultOf.get(v);
       });
     },
+    batchMax > 1 ? BATCH_LINGER_MS : 0,
   );
 }
