@@ -6,17 +6,21 @@
 // merchant paid exactly 400 prices, each buyer charged exactly its own payments, no success
 // without its use on chain, the relayer's nonces contiguous and every mined relayer tx on record.
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { parseAbiItem, type Address, type Hex } from "viem";
-import { afterAll, describe, expect, it } from "vitest";
+import { parseAbiItem } from "viem";
+import { describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
-import { startTestChain, type TestChain } from "./support/chain.js";
 import { usesOf } from "./support/chain-facts.js";
-import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
 import { now, signAuthorization, v2Body } from "./support/payments.js";
 import { peekJobs } from "./support/queue-peek.js";
 import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
-import { killAllProcesses, spawnWorker, tail, type FacilitatorProcess } from "./support/processes.js";
-import { expectKilledBySigkill, expectPending } from "./support/worker-crash.js";
+import { tail } from "./support/processes.js";
+import {
+  expectKilledBySigkill,
+  expectPending,
+  openCrashLab,
+  killLeftoverWorkersAfterAll,
+  type CrashPayment,
+} from "./support/worker-crash.js";
 
 const relayer = privateKeyToAccount(ANVIL_KEYS[0]).address;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
@@ -45,16 +49,9 @@ const authorizationStateAbi = [
   },
 ] as const;
 
-afterAll(async () => {
-  // Safety net: the lab kills its own workers; this catches anything a crashed test left.
-  await killAllProcesses();
-});
+killLeftoverWorkersAfterAll();
 
-interface Payment {
-  buyer: Address;
-  nonce: Hex;
-  body: ReturnType<typeof v2Body>;
-}
+type Payment = CrashPayment;
 
 type Answer = { status: number; json: any } | { error: string };
 
@@ -87,19 +84,10 @@ async function mapLimited<T, R>(items: T[], limit: number, f: (t: T, i: number) 
 }
 
 async function openLab() {
-  const chain: TestChain = await startTestChain();
-  // No in-process worker: the only workers are the child processes the test starts. A short
-  // SETTLE_WAIT_MS makes /settle answer settlement_pending quickly while no worker runs.
-  const fac: TestFacilitator = await startFacilitator(chain, { SETTLE_WAIT_MS: "1500" }, { worker: false });
-  const workers: FacilitatorProcess[] = [];
+  const base = await openCrashLab();
+  const { chain, fac } = base;
   const lab = {
-    chain,
-    fac,
-    spawn(extra: Record<string, string> = {}): FacilitatorProcess {
-      const w = spawnWorker({ ...fac.env, ...extra });
-      workers.push(w);
-      return w;
-    },
+    ...base,
     async rows(): Promise<Row[]> {
       return fac.sql<Row[]>`
         select id, payer, nonce, state, latest_tx, settled_tx, relayer_nonce::text
@@ -111,11 +99,6 @@ async function openLab() {
       return Object.fromEntries(counts.map((c) => [c.state, c.n]));
     },
     relayerNonce: () => chain.client.getTransactionCount({ address: relayer, blockTag: "latest" }),
-    async close() {
-      await Promise.all(workers.map((w) => w.kill()));
-      await fac.close();
-      await chain.stop();
-    },
   };
   return lab;
 }

@@ -6,17 +6,22 @@
 // Every case has a lab of its own (anvil chain, facilitator, database, queue prefix, worker
 // processes), so the cases run concurrently and a failing one leaves nothing to the others.
 import { privateKeyToAccount } from "viem/accounts";
-import type { Address, Hex } from "viem";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
-import { startTestChain, type TestChain } from "./support/chain.js";
 import { usesOf } from "./support/chain-facts.js";
-import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
-import { fundedPayment, type v2Body } from "./support/payments.js";
+import { fundedPayment } from "./support/payments.js";
 import { peekJobs } from "./support/queue-peek.js";
 import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
-import { killAllProcesses, spawnWorker, tail, type FacilitatorProcess } from "./support/processes.js";
-import { expectKilledBySigkill, expectPending, FAULT_POINTS, RECOVERY_MS } from "./support/worker-crash.js";
+import { tail, type FacilitatorProcess } from "./support/processes.js";
+import {
+  expectKilledBySigkill,
+  expectPending,
+  FAULT_POINTS,
+  openCrashLab,
+  killLeftoverWorkersAfterAll,
+  type CrashPayment,
+  RECOVERY_MS,
+} from "./support/worker-crash.js";
 
 const relayer = privateKeyToAccount(ANVIL_KEYS[0]).address;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
@@ -25,16 +30,9 @@ const PRICE = 10_000n;
 const FUNDED = 1_000_000n; // "1" USDC
 const CASE_TIMEOUT_MS = 90_000;
 
-afterAll(async () => {
-  // Safety net: each lab kills its own workers; this catches anything a crashed test left.
-  await killAllProcesses();
-});
+killLeftoverWorkersAfterAll();
 
-interface Payment {
-  buyer: Address;
-  nonce: Hex;
-  body: ReturnType<typeof v2Body>;
-}
+type Payment = CrashPayment;
 
 type Row = {
   id: string;
@@ -46,19 +44,11 @@ type Row = {
 };
 
 async function openLab() {
-  const chain: TestChain = await startTestChain();
-  // No in-process worker: the only workers are the child processes the case starts.
-  const fac: TestFacilitator = await startFacilitator(chain, { SETTLE_WAIT_MS: "1500" }, { worker: false });
-  const workers: FacilitatorProcess[] = [];
+  const base = await openCrashLab();
+  const { chain, fac } = base;
 
   const lab = {
-    chain,
-    fac,
-    spawn(extra: Record<string, string> = {}): FacilitatorProcess {
-      const w = spawnWorker({ ...fac.env, ...extra });
-      workers.push(w);
-      return w;
-    },
+    ...base,
     async faultyWorker(point: string): Promise<FacilitatorProcess> {
       const w = lab.spawn({ FAULT_POINT: point });
       await w.ready();
@@ -101,11 +91,6 @@ async function openLab() {
     },
     async expectRelayerLaneClean() {
       expect(relayerProblems(await auditRelayer(chain, fac.sql, relayer))).toEqual([]);
-    },
-    async close() {
-      await Promise.all(workers.map((w) => w.kill()));
-      await fac.close();
-      await chain.stop();
     },
   };
   return lab;

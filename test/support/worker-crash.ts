@@ -1,8 +1,11 @@
 // Killing a worker process at a write-ahead fault point, as the crash tests for EIP-3009
 // (crash.test.ts) and for Permit2 (the exactly-once tests) do, and the first things checked after.
-import type { Address } from "viem";
-import { expect } from "vitest";
-import { tail, type FacilitatorProcess } from "./processes.js";
+import type { Address, Hex } from "viem";
+import { afterAll, expect } from "vitest";
+import { startTestChain, type TestChain } from "./chain.js";
+import { startFacilitator, type TestFacilitator } from "./facilitator.js";
+import type { v2Body } from "./payments.js";
+import { killAllProcesses, spawnWorker, tail, type FacilitatorProcess } from "./processes.js";
 
 /** Where a worker started with FAULT_POINT kills itself with SIGKILL. */
 export const FAULT_POINTS = [
@@ -39,4 +42,43 @@ export function expectPending(res: { status: number; json: any }, payer: Address
   expect(res.status).toBe(200);
   expect(res.json).toMatchObject({ success: false, errorReason: "settlement_pending", payer, network: "eip155:84532" });
   expect(res.json.transaction).toMatch(/^(0x[0-9a-f]{64})?$/);
+}
+
+/**
+ * A crash lab: a chain, the api in process with no worker (a short SETTLE_WAIT_MS, so /settle
+ * answers settlement_pending quickly while no worker runs), and worker child processes it starts
+ * and kills. Every lab is its own, so cases run concurrently.
+ */
+export async function openCrashLab() {
+  const chain: TestChain = await startTestChain();
+  const fac: TestFacilitator = await startFacilitator(chain, { SETTLE_WAIT_MS: "1500" }, { worker: false });
+  const workers: FacilitatorProcess[] = [];
+  return {
+    chain,
+    fac,
+    spawn(extra: Record<string, string> = {}): FacilitatorProcess {
+      const w = spawnWorker({ ...fac.env, ...extra });
+      workers.push(w);
+      return w;
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.kill()));
+      await fac.close();
+      await chain.stop();
+    },
+  };
+}
+
+/** A payment of a crash case: who pays, the authorization's nonce, and the /settle body. */
+export interface CrashPayment {
+  buyer: Address;
+  nonce: Hex;
+  body: ReturnType<typeof v2Body>;
+}
+
+/** Safety net for a file of crash cases: each lab kills its own workers; this catches what a crashed case left. */
+export function killLeftoverWorkersAfterAll() {
+  afterAll(async () => {
+    await killAllProcesses();
+  });
 }
