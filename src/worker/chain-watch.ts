@@ -16,6 +16,11 @@ export interface ChainWatch {
     hashes: readonly string[],
     o: { blocks: number; deadline: number },
   ): { result: Promise<TransactionReceipt | undefined>; cancel(): void };
+  /**
+   * True when every block mined since `sinceMs` (epoch ms) has been read, or will be, while this
+   * watcher keeps running: a transaction sent after that moment needs no look of its own.
+   */
+  coveredSince(sinceMs: number): boolean;
   /** The latest block read, when one has been. */
   head(): Pick<Block, "number" | "hash" | "timestamp"> | undefined;
   /** The hash of block `n` when it is among the recent blocks read. */
@@ -33,6 +38,8 @@ interface Waiter {
 const KEEP_BLOCKS = 256;
 /** At most this many blocks are read per poll; beyond, waiters fall back to their own look. */
 const MAX_CATCH_UP = 32;
+/** How many recent blocks' transaction hashes are remembered for waiters that register late. */
+const RECENT_BLOCKS = 64;
 
 export function createChainWatch(client: PublicClient, clock: BlockClock): ChainWatch {
   const waiters = new Set<Waiter>();
@@ -41,24 +48,39 @@ export function createChainWatch(client: PublicClient, clock: BlockClock): Chain
   let scanned = -1n;
   let running = false;
   let stopped = false;
+  /** When the current run of the loop began, and when it last skipped blocks. */
+  let runningSince = Infinity;
+  let gapAt = 0;
+  const recent = new Map<string, bigint>();
+  const recentByBlock = new Map<bigint, string[]>();
+
+  function remember(n: bigint, txs: string[]) {
+    recentByBlock.set(n, txs);
+    for (const tx of txs) recent.set(tx, n);
+    for (const old of recentByBlock.keys()) {
+      if (recentByBlock.size <= RECENT_BLOCKS) break;
+      for (const tx of recentByBlock.get(old)!) if (recent.get(tx) === old) recent.delete(tx);
+      recentByBlock.delete(old);
+    }
+  }
+
+  async function fetchFor(hash: string, ws: Waiter[]) {
+    const receipt = await client.getTransactionReceipt({ hash: hash as Hex }).catch(() => undefined);
+    if (receipt) for (const w of ws) finish(w, receipt);
+  }
 
   async function readBlock(n: bigint) {
     const block = await client.getBlock({ blockNumber: n });
     hashes.set(n, block.hash!);
     if (hashes.size > KEEP_BLOCKS) hashes.delete(hashes.keys().next().value!);
     if (!latest || block.number! >= latest.number!) latest = { number: block.number, hash: block.hash, timestamp: block.timestamp };
+    const txs = (block.transactions as Hex[]).map((tx) => tx.toLowerCase());
+    // Remembered in the same turn as the match below: a waiter registering later finds it there.
+    remember(n, txs);
     const found = new Map<string, Waiter[]>();
-    for (const tx of block.transactions as Hex[]) {
-      const key = tx.toLowerCase();
-      for (const w of waiters) if (w.hashes.has(key)) found.set(key, [...(found.get(key) ?? []), w]);
-    }
+    for (const key of txs) for (const w of waiters) if (w.hashes.has(key)) found.set(key, [...(found.get(key) ?? []), w]);
     // One receipt per mined hash of ours, fetched together (the transport batches them).
-    await Promise.all(
-      [...found].map(async ([hash, ws]) => {
-        const receipt = await client.getTransactionReceipt({ hash: hash as Hex }).catch(() => undefined);
-        if (receipt) for (const w of ws) finish(w, receipt);
-      }),
-    );
+    await Promise.all([...found].map(([hash, ws]) => fetchFor(hash, ws)));
   }
 
   function finish(w: Waiter, r: TransactionReceipt | undefined) {
@@ -68,14 +90,18 @@ export function createChainWatch(client: PublicClient, clock: BlockClock): Chain
 
   async function loop() {
     running = true;
-    // After an idle spell, start from the head: new waiters look for older blocks themselves.
+    runningSince = Date.now();
+    // After an idle spell, start from the head: new waiters look for older blocks themselves
+    // (anything mined before this moment is at or below the head the clock already knows).
     scanned = -1n;
     try {
       while (!stopped && waiters.size) {
         const head = await clock.next(scanned, Date.now() + 60_000);
         if (stopped) break;
         if (head <= scanned) continue;
-        const from = scanned < 0n || head - scanned > BigInt(MAX_CATCH_UP) ? head : scanned + 1n;
+        const skipping = scanned >= 0n && head - scanned > BigInt(MAX_CATCH_UP);
+        if (skipping) gapAt = Date.now();
+        const from = scanned < 0n || skipping ? head : scanned + 1n;
         try {
           for (let n = from; n <= head; n++) await readBlock(n);
           scanned = head;
@@ -89,6 +115,7 @@ export function createChainWatch(client: PublicClient, clock: BlockClock): Chain
       }
     } finally {
       running = false;
+      runningSince = Infinity;
     }
   }
 
@@ -103,8 +130,12 @@ export function createChainWatch(client: PublicClient, clock: BlockClock): Chain
       waiters.add(w);
       if (stopped) finish(w, undefined);
       else if (!running) void loop();
+      // Mined in a block already read: its receipt now.
+      const mined = [...w.hashes].find((h) => recent.has(h));
+      if (mined) void fetchFor(mined, [w]);
       return { result, cancel: () => finish(w, undefined) };
     },
+    coveredSince: (sinceMs) => running && !stopped && runningSince <= sinceMs && gapAt < sinceMs,
     head: () => latest,
     hashOf: (n) => hashes.get(n),
     stop() {

@@ -90,6 +90,8 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
     const deadline = Date.now() + receiptTimeoutMs;
     const watch = deps.watchFor(net.chainId);
     let txs = await repo.txsOf(row.id);
+    let sentAt = ctx.justBroadcast.get(row.id);
+    ctx.justBroadcast.delete(row.id);
     for (;;) {
       const hashes = txs.map((t) => t.hash).reverse();
       const latest = txs.at(-1)!;
@@ -99,10 +101,15 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
         blocks: HOUSEKEEPING_BLOCKS,
         deadline: Math.min(deadline, Math.max(replaceAt, Date.now() + 1)),
       });
-      const direct = await findReceipt(client, hashes).catch((err: unknown) => {
-        watching.cancel();
-        throw err;
-      });
+      // Sent by this process while the watcher was reading every block: nothing to look for.
+      const covered = sentAt !== undefined && watch.coveredSince(sentAt);
+      sentAt = undefined;
+      const direct = covered
+        ? undefined
+        : await findReceipt(client, hashes).catch((err: unknown) => {
+            watching.cancel();
+            throw err;
+          });
       if (direct) {
         watching.cancel();
         return settleReceipt(row, net, client, direct);

@@ -23,6 +23,8 @@ export function createSending(ctx: SettleContext) {
     ctx.justSigned.delete(row.id);
     const latest = mine?.hash === row.latestTx ? { hash: mine.hash, rawTx: mine.raw } : (await repo.txsOf(row.id)).at(-1);
     if (!latest) return markEnded({ repo, logger }, row, "needs_review", "signed_without_transaction");
+    // Noted before the send: a block read from now on is one it may be in.
+    ctx.justBroadcast.set(row.id, Date.now());
     // A batch is one transaction for several settlements: they share one send of it.
     let send = sending.get(latest.hash);
     if (!send) {

@@ -54,6 +54,8 @@ export interface SettleContext extends SettlerDeps {
   blockAt(chainId: number, client: PublicClient, n: bigint): Promise<Block>;
   /** Raw transactions this process just signed, so the broadcast need not read them back. */
   justSigned: Map<string, { hash: string; raw: string }>;
+  /** When this process broadcast a settlement's transaction (epoch ms), until it starts waiting for it. */
+  justBroadcast: Map<string, number>;
   spentOr(
     row: SettlementRow,
     client: PublicClient,
@@ -112,5 +114,6 @@ export function createSettleContext(deps: SettlerDeps): SettleContext {
     latestBlock,
     blockAt,
     justSigned: new Map(),
+    justBroadcast: new Map(),
   };
 }
