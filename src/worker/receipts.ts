@@ -4,7 +4,7 @@
 import { BaseError, type Hex, type PublicClient, type TransactionReceipt } from "viem";
 import type { EnabledNetwork } from "../config/config.js";
 import { markEnded, markMined } from "../db/outcomes.js";
-import type { SettlementRow } from "../db/settlements-repo.js";
+import type { SettlementRow, SettlementTxRow } from "../db/settlements-repo.js";
 import { MULTICALL3 } from "../evm/multicall.js";
 import { createExpiringSet } from "../verify/expiring-set.js";
 import { Reason } from "../x402/reasons.js";
@@ -89,13 +89,16 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
   async function awaitReceipt(row: SettlementRow, net: EnabledNetwork, client: PublicClient) {
     const deadline = Date.now() + receiptTimeoutMs;
     const watch = deps.watchFor(net.chainId);
-    let txs = await repo.txsOf(row.id);
-    let sentAt = ctx.justBroadcast.get(row.id);
+    const sent = ctx.justBroadcast.get(row.id);
     ctx.justBroadcast.delete(row.id);
+    let sentAt = sent?.at;
+    // A transaction this process just signed and sent is the row's only one: no need to read it
+    // back until it is time to look after it (replace or rebroadcast it).
+    let txs: SettlementTxRow[] | undefined = sent?.only && sent.only === row.latestTx ? undefined : await repo.txsOf(row.id);
+    const ownOnly = { hash: sent?.only ?? "", createdAt: new Date(sent?.at ?? 0) };
     for (;;) {
-      const hashes = txs.map((t) => t.hash).reverse();
-      const latest = txs.at(-1)!;
-      const replaceAt = latest.createdAt.getTime() + net.replaceAfterSeconds * 1000;
+      const hashes = txs ? txs.map((t) => t.hash).reverse() : [ownOnly.hash];
+      const replaceAt = (txs ? txs.at(-1)!.createdAt : ownOnly.createdAt).getTime() + net.replaceAfterSeconds * 1000;
       // Registered before the direct look: a block mined after that look reaches the watcher.
       const watching = watch.receipt(hashes, {
         blocks: HOUSEKEEPING_BLOCKS,
@@ -123,6 +126,8 @@ export function createReceipts(ctx: SettleContext, sending: ReturnType<typeof cr
           markEnded({ repo, logger }, row, "expired", sideOf(row).expiredReason, "expired before any of its transactions was mined"),
         );
       }
+      txs ??= await repo.txsOf(row.id);
+      const latest = txs.at(-1)!;
       if (Date.now() >= replaceAt) {
         const next = await replace(row, net, client, latest);
         if (next) {

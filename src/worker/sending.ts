@@ -24,7 +24,7 @@ export function createSending(ctx: SettleContext) {
     const latest = mine?.hash === row.latestTx ? { hash: mine.hash, rawTx: mine.raw } : (await repo.txsOf(row.id)).at(-1);
     if (!latest) return markEnded({ repo, logger }, row, "needs_review", "signed_without_transaction");
     // Noted before the send: a block read from now on is one it may be in.
-    ctx.justBroadcast.set(row.id, Date.now());
+    ctx.justBroadcast.set(row.id, { at: Date.now(), only: mine?.hash === row.latestTx ? mine.hash : undefined });
     // A batch is one transaction for several settlements: they share one send of it.
     let send = sending.get(latest.hash);
     if (!send) {

@@ -54,8 +54,11 @@ export interface SettleContext extends SettlerDeps {
   blockAt(chainId: number, client: PublicClient, n: bigint): Promise<Block>;
   /** Raw transactions this process just signed, so the broadcast need not read them back. */
   justSigned: Map<string, { hash: string; raw: string }>;
-  /** When this process broadcast a settlement's transaction (epoch ms), until it starts waiting for it. */
-  justBroadcast: Map<string, number>;
+  /**
+   * When this process broadcast a settlement's transaction (epoch ms), until it starts waiting
+   * for it; `only` is its hash when this process signed it just before (the row's only one).
+   */
+  justBroadcast: Map<string, { at: number; only?: string }>;
   spentOr(
     row: SettlementRow,
     client: PublicClient,
