@@ -58,6 +58,11 @@ export async function chainEvidence(o: {
       status: string;
       gasUsed: string;
     }[];
+    if (process.env.BENCH_DEBUG_BLOCKS) {
+      const mine = (receipts ?? []).filter((r) => senders.has(r.from.toLowerCase()));
+      const gas = mine.reduce((g, r) => g + BigInt(r.gasUsed), 0n);
+      console.error(`  block ${n}: ${mine.length} of ours, ${gas} gas`);
+    }
     for (const r of receipts ?? []) {
       if (!senders.has(r.from.toLowerCase())) continue;
       txs++;
