@@ -22,6 +22,8 @@ export interface LaneRequest {
   /** The settlement's own call, and its gas estimate (the re-simulation); none yet for a batch candidate. */
   call: Call;
   gas?: bigint;
+  /** Set for the members of a batch: the gas limit of the whole batch as it was simulated. */
+  batchLimit?: bigint;
   fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint };
   batchable: boolean;
   searchFromBlock: bigint;
@@ -33,9 +35,8 @@ export const ALONE = "alone" as const;
 /** With batching on, how long a lane waits after a quiet spell for settlements to batch together. */
 const BATCH_LINGER_MS = 25;
 
-const BASE_TX_GAS = 21_000n;
-/** What one more call costs inside Multicall3's aggregate3 beyond the call itself (generous). */
-const PER_CALL_GAS = 8_000n;
+/** What a storage slot going to or from zero can add between an estimate and inclusion. */
+const STORAGE_FLIP_GAS = 20_000n;
 /** Headroom over an estimate: a 1271 wallet's check may cost more at inclusion time. */
 const withHeadroom = (gas: bigint) => (gas * 5n) / 4n + 10_000n;
 
@@ -52,11 +53,10 @@ export function createLaneSigner(ctx: SettleContext) {
       })),
       async sign(nonce, ids) {
         const going = group.filter((r) => ids.includes(r.row.id));
-        const lone = going.length === 1 ? going[0]! : undefined;
-        // A batch's estimate covers its members; one dropped here only makes it smaller.
-        const gas = lone
-          ? withHeadroom(lone.gas!)
-          : withHeadroom(going.reduce((sum, r) => sum + r.gas! - BASE_TX_GAS + PER_CALL_GAS, BASE_TX_GAS));
+        // A batch keeps the limit it was simulated with (a member dropped here only leaves room).
+        const batchLimit = going[0]!.batchLimit;
+        const lone = batchLimit === undefined ? going[0]! : undefined;
+        const gas = lone ? withHeadroom(lone.gas!) : batchLimit!;
         const max = (pick: (r: LaneRequest) => bigint) => going.map(pick).reduce((a, b) => (a > b ? a : b));
         const request = {
           chainId: going[0]!.relayer.chainId,
@@ -79,10 +79,15 @@ export function createLaneSigner(ctx: SettleContext) {
   }
 
   /**
-   * The members of a would-be batch that would go through now, each with its share of the batch's
-   * estimate; the others are for ALONE. One eth_call and one estimate for the whole batch.
+   * The members of a would-be batch that would go through now, and the batch's gas limit; the
+   * others are for ALONE. One eth_call, one estimate and the payers' code for the whole batch.
+   *
+   * The limit is the estimate plus what can change before inclusion, and no more: a block is
+   * filled by its transactions' limits, so a wide margin leaves batches for the next block. For
+   * a payer without code only storage going to or from zero can (about 20,000 gas per payTo);
+   * a contract wallet's check (ERC-1271) may cost more later, so it keeps the wide margin.
    */
-  async function simulateBatch(group: LaneRequest[]): Promise<{ going: { request: LaneRequest; gas: bigint }[]; alone: LaneRequest[] }> {
+  async function simulateBatch(group: LaneRequest[]): Promise<{ going: LaneRequest[]; limit: bigint; alone: LaneRequest[] }> {
     const client = ctx.clientFor(group[0]!.relayer.chainId);
     const from = group[0]!.account.address;
     try {
@@ -92,24 +97,31 @@ export function createLaneSigner(ctx: SettleContext) {
       );
       const { data } = await client.call({ account: from, ...call, blockTag: "latest" });
       const ok = aggregate3Successes((data ?? "0x") as Hex, group.length);
-      if (!ok) return { going: [], alone: group };
+      if (!ok) return { going: [], limit: 0n, alone: group };
       const going = group.filter((_, i) => ok[i]);
       const alone = group.filter((_, i) => !ok[i]);
-      if (going.length < 2) return { going: [], alone: group };
-      const total = await client.estimateGas({
-        account: from,
-        ...batchCall(
-          ctx.methods,
-          going.map((r) => r.row),
-        ),
-        blockTag: "latest",
-      });
-      // Shared out so that the members' sum rebuilds the batch's estimate in sign().
-      const share = (total - BASE_TX_GAS) / BigInt(going.length) - PER_CALL_GAS + BASE_TX_GAS + 1n;
-      return { going: going.map((request) => ({ request, gas: share })), alone };
+      if (going.length < 2) return { going: [], limit: 0n, alone: group };
+      const payers = [...new Set(going.map((r) => r.row.payer.toLowerCase()))];
+      const [total, codes] = await Promise.all([
+        client.estimateGas({
+          account: from,
+          ...batchCall(
+            ctx.methods,
+            going.map((r) => r.row),
+          ),
+          blockTag: "latest",
+        }),
+        Promise.all(payers.map((p) => client.getCode({ address: p as Hex }).then((c) => !!c && c !== "0x"))),
+      ]);
+      const wallets = new Set(payers.filter((_, i) => codes[i]));
+      const share = total / BigInt(going.length);
+      const payTos = new Set(going.map((r) => r.row.payTo.toLowerCase()));
+      const walletMargin = going.filter((r) => wallets.has(r.row.payer.toLowerCase())).reduce((m) => m + share / 4n + 10_000n, 0n);
+      const limit = total + total / 20n + STORAGE_FLIP_GAS * BigInt(payTos.size) + walletMargin + 10_000n;
+      return { going, limit, alone };
     } catch (err) {
       if (!isRevert(err)) throw err;
-      return { going: [], alone: group };
+      return { going: [], limit: 0n, alone: group };
     }
   }
 
@@ -124,10 +136,10 @@ export function createLaneSigner(ctx: SettleContext) {
       for (let i = 0; i < candidates.length; i += batchMax) chunks.push(candidates.slice(i, i + batchMax));
       const simulated = await Promise.all(chunks.map(simulateBatch));
       const groups: LaneRequest[][] = singles.map((r) => [r]);
-      for (const { going, alone } of simulated) {
+      for (const { going, limit, alone } of simulated) {
         for (const r of alone) verdict.set(r, ALONE);
-        const priced = going.map((g) => ({ ...g.request, gas: g.gas }));
-        going.forEach((g, i) => verdict.set(g.request, priced[i]!));
+        const priced = going.map((r) => ({ ...r, batchLimit: limit }));
+        going.forEach((r, i) => verdict.set(r, priced[i]!));
         if (priced.length) groups.push(priced);
       }
       const results = groups.length ? await ctx.repo.allocateSignAndStoreMany(groups.map(itemFor), requests[0]!.relayer) : [];
