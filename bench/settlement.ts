@@ -70,7 +70,17 @@ export async function settlementThroughput(lab: { rpcUrl: string; databaseUrl: s
     const chain = await chainEvidence({ rpcUrl: lab.rpcUrl, token: lab.token, authorizations, senders, fromBlock });
     const stages = procs.worker ? await stageTimes(lab.databaseUrl, since) : [];
     const rpc = metricsUrls ? await rpcPerSettlement(metricsUrls, load.settled) : undefined;
-    const row: Row = { name, load, chain, apiRssMiB: procs.api.peakRssMiB(), workerRssMiB: procs.worker?.peakRssMiB(), idleRss, cpu, stages, rpc };
+    const row: Row = {
+      name,
+      load,
+      chain,
+      apiRssMiB: procs.api.peakRssMiB(),
+      workerRssMiB: procs.worker?.peakRssMiB(),
+      idleRss,
+      cpu,
+      stages,
+      rpc,
+    };
     results.push(row);
     console.error(`  ${name}: ${load.settled}/${PAYMENTS} settled in ${load.seconds.toFixed(1)} s`);
   }
