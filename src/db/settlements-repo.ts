@@ -1,7 +1,7 @@
 // The settlement state machine's storage. Every transition is a compare-and-set on
 // (state, version) that appends an event and notifies waiters in the same transaction, so a
 // stale worker loses its race instead of overwriting progress.
-import { and, eq, gt, inArray, isNull, sql, TransactionRollbackError } from "drizzle-orm";
+import { and, eq, gt, inArray, sql, TransactionRollbackError } from "drizzle-orm";
 import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
 import { lockLane } from "./relayer-lanes.js";
@@ -26,24 +26,6 @@ export interface Transition {
   detail?: Record<string, unknown>;
 }
 
-/** The compare-and-set itself; undefined when the row is no longer at (from, version). */
-async function compareAndSet(tx: Tx, t: Transition): Promise<SettlementRow | undefined> {
-  const [row] = await tx
-    .update(settlements)
-    .set({ ...t.patch, state: t.to, version: sql`${settlements.version} + 1`, updatedAt: new Date() })
-    .where(and(eq(settlements.id, t.id), eq(settlements.state, t.from), eq(settlements.version, t.version)))
-    .returning();
-  return row;
-}
-
-/** The event row and the wake-up for waiters (delivered at commit). */
-async function recordEvent(tx: Tx, t: Transition, version: number): Promise<void> {
-  await tx
-    .insert(settlementEvents)
-    .values({ settlementId: t.id, fromState: t.from, toState: t.to, version, txHash: t.txHash, detail: t.detail });
-  await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${`${t.id} ${t.to}`})`);
-}
-
 /**
  * Wake-ups for many rows in one statement (delivered at commit). The payload is "<id> <state>",
  * so a waiter can tell whether the move is one it waits for without reading the row.
@@ -64,16 +46,6 @@ export async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 3): P
       if (i >= attempts || (err as { code?: string }).code !== "40P01") throw err;
     }
   }
-}
-
-async function applyTransition(tx: Tx, t: Transition): Promise<SettlementRow | undefined> {
-  const row = await compareAndSet(tx, t);
-  if (!row) return undefined;
-  await recordEvent(tx, t, row.version);
-  // Webhooks owed for this move are committed with it, or not at all.
-  const event = eventFor(t.from, t.to);
-  if (event) await writeEvent(tx, row, event);
-  return row;
 }
 
 const txValues = (signed: SignedTx, settlementId: string, relayer: { chainId: number; address: string; nonce: bigint }) => ({
@@ -109,28 +81,16 @@ export interface SignedTx {
 }
 
 export function createSettlementsRepo(db: Db) {
-  const byKey = (k: PaymentKey) => and(eq(settlements.chainId, k.chainId), eq(settlements.paymentKey, k.key));
-
-  return {
+  // Each single operation is its batched form with one element: one implementation of each.
+  const repo = {
     /** Inserts the row unless the authorization is already claimed; undefined means someone else holds it. */
     async claim(values: NewSettlement): Promise<SettlementRow | undefined> {
-      return guardDb("claim", () =>
-        db.transaction(async (tx) => {
-          const [row] = await tx.insert(settlements).values(values).onConflictDoNothing().returning();
-          if (!row) return undefined;
-          await tx.insert(settlementEvents).values({ settlementId: row.id, fromState: null, toState: row.state, version: row.version });
-          // A row may be born final (an upto charge of 0 is confirmed as it is claimed).
-          const event = eventFor(null, row.state);
-          if (event) await writeEvent(tx, row, event);
-          await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${`${row.id} ${row.state}`})`);
-          return row;
-        }),
-      );
+      return (await repo.claimMany([values]))[0];
     },
 
     /**
-     * Many claims in one transaction, each as `claim` would make it (undefined where the
-     * authorization is already held). A row born `queued` (accepted and handed to the worker at
+     * Claims in one transaction (undefined where the authorization is already held; a row may
+     * be born final: an upto charge of 0 is confirmed as it is claimed). A row born `queued` (accepted and handed to the worker at
      * once) records the `received` step before it, as its history has always shown. Inserted in
      * key order, so concurrent batches never wait on each other's keys in a cycle.
      */
@@ -225,13 +185,11 @@ export function createSettlementsRepo(db: Db) {
     },
 
     async findByKey(key: PaymentKey): Promise<SettlementRow | undefined> {
-      const [row] = await guardDb("settlement lookup", () => db.select().from(settlements).where(byKey(key)).limit(1));
-      return row;
+      return (await repo.findByKeys([key]))[0];
     },
 
     async findById(id: string): Promise<SettlementRow | undefined> {
-      const [row] = await guardDb("settlement lookup", () => db.select().from(settlements).where(eq(settlements.id, id)).limit(1));
-      return row;
+      return (await repo.findMany([id]))[0];
     },
 
     /** Rows by id, in the order asked (undefined where there is none). */
@@ -247,14 +205,12 @@ export function createSettlementsRepo(db: Db) {
     },
 
     async transition(t: Transition): Promise<SettlementRow | undefined> {
-      return guardDb("transition", () => db.transaction((tx) => applyTransition(tx, t)));
+      return (await repo.transitionMany([t]))[0];
     },
 
     /**
-     * Many compare-and-set transitions in one transaction, each as it would be alone (a row that
-     * moved on is undefined at its place): the updates go out pipelined, the events as one insert,
-     * the wake-ups as one statement. Rows are locked in id order, as every batch here locks them,
-     * so two batches never wait on each other in a cycle.
+     * Compare-and-set transitions in one transaction, each as it would be alone (a row that moved
+     * on is undefined at its place), with their events, wake-ups and owed webhooks (cas-many.ts).
      */
     async transitionMany(ts: Transition[]): Promise<(SettlementRow | undefined)[]> {
       return guardDb("transition", () =>
@@ -276,14 +232,7 @@ export function createSettlementsRepo(db: Db) {
 
     /** True for exactly one caller: the one that may report this settlement's success. */
     async takeSuccessAnswer(id: string): Promise<boolean> {
-      const rows = await guardDb("answer", () =>
-        db
-          .update(settlements)
-          .set({ successAnsweredAt: new Date() })
-          .where(and(eq(settlements.id, id), isNull(settlements.successAnsweredAt)))
-          .returning({ id: settlements.id }),
-      );
-      return rows.length > 0;
+      return (await repo.takeSuccessAnswers([id]))[0]!;
     },
 
     async txsOf(id: string): Promise<SettlementTxRow[]> {
@@ -399,10 +348,9 @@ export function createSettlementsRepo(db: Db) {
       return guardDb("replace", () =>
         db.transaction(async (tx) => {
           if (!(await lockLane(tx, relayer.chainId, lead.relayerAddress!, relayer.owner))) return undefined;
-          const next: SettlementRow[] = [];
-          // In id order, as every batch locks rows.
-          for (const row of [...rows].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-            const moved = await applyTransition(tx, {
+          const moved = await casMany(
+            tx,
+            rows.map((row) => ({
               id: row.id,
               from: row.state,
               version: row.version,
@@ -410,13 +358,17 @@ export function createSettlementsRepo(db: Db) {
               patch: { latestTx: signed.hash },
               txHash: signed.hash,
               detail,
-            });
-            if (!moved) tx.rollback();
-            await tx
-              .insert(settlementTxs)
-              .values(txValues(signed, row.id, { chainId: relayer.chainId, address: row.relayerAddress!, nonce: row.relayerNonce! }));
-            next.push(moved!);
-          }
+            })),
+          );
+          if (moved.some((r) => !r)) tx.rollback();
+          await tx
+            .insert(settlementTxs)
+            .values(
+              rows.map((row) =>
+                txValues(signed, row.id, { chainId: relayer.chainId, address: row.relayerAddress!, nonce: row.relayerNonce! }),
+              ),
+            );
+          const next = moved as SettlementRow[];
           return next;
         }),
       ).catch((err: unknown) => {
@@ -462,6 +414,7 @@ export function createSettlementsRepo(db: Db) {
       );
     },
   };
+  return repo;
 }
 
 export type SettlementsRepo = ReturnType<typeof createSettlementsRepo>;

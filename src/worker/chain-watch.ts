@@ -23,8 +23,6 @@ export interface ChainWatch {
   coveredSince(sinceMs: number): boolean;
   /** The latest block read, when one has been. */
   head(): Pick<Block, "number" | "hash" | "timestamp"> | undefined;
-  /** The hash of block `n` when it is among the recent blocks read. */
-  hashOf(n: bigint): string | undefined;
   stop(): void;
 }
 
@@ -34,8 +32,6 @@ interface Waiter {
   done(r: TransactionReceipt | undefined): void;
 }
 
-/** How many recent block hashes are kept for confirmation checks. */
-const KEEP_BLOCKS = 256;
 /** At most this many blocks are read per poll; beyond, waiters fall back to their own look. */
 const MAX_CATCH_UP = 32;
 /** How many recent blocks' transaction hashes are remembered for waiters that register late. */
@@ -43,7 +39,6 @@ const RECENT_BLOCKS = 64;
 
 export function createChainWatch(client: PublicClient, clock: BlockClock): ChainWatch {
   const waiters = new Set<Waiter>();
-  const hashes = new Map<bigint, string>();
   let latest: Pick<Block, "number" | "hash" | "timestamp"> | undefined;
   let scanned = -1n;
   let running = false;
@@ -71,8 +66,6 @@ export function createChainWatch(client: PublicClient, clock: BlockClock): Chain
 
   async function readBlock(n: bigint) {
     const block = await client.getBlock({ blockNumber: n });
-    hashes.set(n, block.hash!);
-    if (hashes.size > KEEP_BLOCKS) hashes.delete(hashes.keys().next().value!);
     if (!latest || block.number! >= latest.number!) latest = { number: block.number, hash: block.hash, timestamp: block.timestamp };
     const txs = (block.transactions as Hex[]).map((tx) => tx.toLowerCase());
     // Remembered in the same turn as the match below: a waiter registering later finds it there.
@@ -137,7 +130,6 @@ export function createChainWatch(client: PublicClient, clock: BlockClock): Chain
     },
     coveredSince: (sinceMs) => running && !stopped && runningSince <= sinceMs && gapAt < sinceMs,
     head: () => latest,
-    hashOf: (n) => hashes.get(n),
     stop() {
       stopped = true;
       for (const w of [...waiters]) finish(w, undefined);

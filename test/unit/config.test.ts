@@ -50,6 +50,24 @@ describe("loadConfig", () => {
     expect(loadConfig({ ...base, RECOVERY_THREADS: "3" }).recoveryThreads).toBe(3);
   });
 
+  it("takes the worker's concurrency and head polling, and refuses values out of range", () => {
+    expect(loadConfig(base)).toMatchObject({ workerConcurrency: 1000, blockPollMs: 250 });
+    expect(loadConfig({ ...base, WORKER_CONCURRENCY: "64", BLOCK_POLL_MS: "1000" })).toMatchObject({
+      workerConcurrency: 64,
+      blockPollMs: 1000,
+    });
+    for (const [name, value] of [
+      ["WORKER_CONCURRENCY", "0"],
+      ["WORKER_CONCURRENCY", "many"],
+      ["WORKER_CONCURRENCY", "1.5"],
+      ["BLOCK_POLL_MS", "10"],
+      ["BLOCK_POLL_MS", "-250"],
+    ]) {
+      expect(() => loadConfig({ ...base, [name!]: value! })).toThrow(ConfigError);
+      expect(() => loadConfig({ ...base, [name!]: value! })).toThrow(new RegExp(`^${name}: `));
+    }
+  });
+
   it("treats an empty value as unset", () => {
     expect(loadConfig({ ...base, ADMIN_API_KEY: "", API_KEYS: "" })).toMatchObject({ adminApiKey: undefined, apiKeys: [] });
   });
