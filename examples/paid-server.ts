@@ -1,6 +1,7 @@
 // A merchant's API protected by the official @x402/express middleware, with this facilitator
 // as its facilitator. Run alone: FACILITATOR_URL=http://127.0.0.1:4021 PAY_TO=0x… npx tsx examples/paid-server.ts
 import { ExactEvmScheme } from "@x402/evm/exact/server";
+import { ExactSvmScheme } from "@x402/svm/exact/server";
 import { paymentMiddleware, x402ResourceServer } from "@x402/express";
 import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
 import express from "express";
@@ -12,12 +13,15 @@ export interface PaidServerOptions extends MerchantOptions {
    * EIP-2612 gas sponsoring, so a buyer who never approved Permit2 pays in one step.
    */
   permit2Token?: { address: `0x${string}`; name: string; version: string; decimals: number };
+  /** Also sell /weather-solana for $0.01 of USDC on this Solana network (CAIP-2), paid to `payTo`. */
+  solana?: { network: `solana:${string}`; payTo: string };
 }
 
 export async function startPaidServer(o: PaidServerOptions): Promise<Running> {
   const facilitator = facilitatorClient(o.facilitatorUrl, o.apiKey);
   const network = o.network ?? "eip155:84532";
   const server = new x402ResourceServer(facilitator).register(network, new ExactEvmScheme());
+  if (o.solana) server.register(o.solana.network, new ExactSvmScheme());
   const app = express();
   const routes: Record<string, unknown> = {
     "GET /weather": { accepts: { scheme: "exact", price: "$0.01", network, payTo: o.payTo }, description: "Today's weather" },
@@ -40,12 +44,19 @@ export async function startPaidServer(o: PaidServerOptions): Promise<Running> {
       extensions: declareEip2612GasSponsoringExtension(),
     };
   }
+  if (o.solana) {
+    routes["GET /weather-solana"] = {
+      accepts: { scheme: "exact", price: "$0.01", network: o.solana.network, payTo: o.solana.payTo },
+      description: "Today's weather, paid on Solana",
+    };
+  }
   app.use(paymentMiddleware(routes as Parameters<typeof paymentMiddleware>[0], server));
   const weather = (_req: express.Request, res: express.Response) => {
     res.json({ city: "Lisbon", sky: "clear", celsius: 21 });
   };
   app.get("/weather", weather);
   if (t) app.get("/weather-permit2", weather);
+  if (o.solana) app.get("/weather-solana", weather);
   return listen(app, o.port, o.host);
 }
 

@@ -55,6 +55,8 @@ export interface AppDeps {
   /** Operator endpoints are mounted only when a key guards them. */
   adminApiKey?: string;
   relayerAddresses(): Promise<string[]>;
+  /** Solana fee payers the workers hold (empty when no cluster is enabled). */
+  feePayers?(): Promise<string[]>;
   readiness: Record<string, ReadinessCheck>;
   /** Serve the API under this path (e.g. /facilitator); health probes stay at the root too. */
   basePath?: string;
@@ -125,7 +127,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await scope.register(dashboardRoute, { prefix: "/dashboard", base, adminApiKey: deps.adminApiKey, queries: deps.queries, reads });
       }
     }
-    await scope.register(supportedRoute, { kinds: deps.kinds, extensions: deps.extensions, relayerAddresses: deps.relayerAddresses });
+    await scope.register(supportedRoute, {
+      kinds: deps.kinds,
+      extensions: deps.extensions,
+      relayerAddresses: deps.relayerAddresses,
+      feePayers: deps.feePayers,
+    });
     await scope.register(healthRoute, { readiness: deps.readiness });
   };
   await app.register(api, { prefix: deps.basePath ?? "" });

@@ -2,9 +2,9 @@
 // relayer). Whatever arrives, the answer is a JSON body and never a 5xx; a body the wire schema
 // refuses is a 400 naming the field; and nothing ever reaches the ledger or the chain.
 //
-// The payments (EIP-3009 on v1 and v2, and Permit2) are signed correctly but by a payer holding
-// no USDC: every mutated body can get as far as the chain simulation, yet no body, mutated or not,
-// is payable. So any settlement row or relayer transaction is a stray, with no need to decide
+// The payments (EIP-3009 on v1 and v2, Permit2, and Solana on the simulated cluster) are signed
+// correctly but by a payer holding no USDC: every mutated body can get as far as the chain
+// simulation, yet no body, mutated or not, is payable. So any settlement row or relayer transaction is a stray, with no need to decide
 // which mutations left the payment intact.
 import fc from "fast-check";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -18,6 +18,9 @@ import { startTestChain, type TestChain } from "./support/chain.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
 import { signAuthorization, v1Body, v2Body } from "./support/payments.js";
 import { permit2Payment } from "./support/permit2-payments.js";
+import { generateKeyPairSigner } from "@solana/kit";
+import { generateFeePayerKey, startLocalSolana, type LocalSolana } from "./support/solana.js";
+import { officialPayment } from "./support/solana-facilitator.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Path = string[];
@@ -32,17 +35,32 @@ const SEEDS = [402, (Math.random() * 2 ** 31) | 0];
 const NUM_RUNS = 300;
 
 let chain: TestChain;
+let local: LocalSolana;
 let fac: TestFacilitator;
 let relayerNonceBefore: number;
-/** The bodies mutations start from: EIP-3009 on v1 and v2, and Permit2 (v2 only). */
-type Base = 1 | 2 | "permit2";
+/** The bodies mutations start from: EIP-3009 on v1 and v2, Permit2 (v2 only), and Solana (v2). */
+type Base = 1 | 2 | "permit2" | "svm";
 const base = {} as Record<Base, Json>;
 
 beforeAll(async () => {
   chain = await startTestChain();
   // Before the facilitator: placing Permit2 briefly switches the chain id.
   await deployPermit2Stack(chain.rpcUrl);
-  fac = await startFacilitator(chain);
+  // Solana beside the EVM chain: the simulated cluster (LiteSVM behind a JSON-RPC server).
+  local = await startLocalSolana({ slotMs: 400 });
+  const feePayer = await generateFeePayerKey(local, 1_000_000_000n);
+  fac = await startFacilitator(chain, { RPC_URL_SOLANA_DEVNET: local.url, SOLANA_FEE_PAYER_KEY: feePayer.base58 });
+  const svmBuyer = await generateKeyPairSigner();
+  const svmBody = await officialPayment(local, svmBuyer, {
+    scheme: "exact",
+    network: local.caip2,
+    amount: PRICE.toString(),
+    asset: local.usdc,
+    payTo: (await generateKeyPairSigner()).address,
+    maxTimeoutSeconds: 60,
+    extra: { feePayer: feePayer.address },
+  });
+  base.svm = JSON.parse(JSON.stringify(svmBody));
   const payer = privateKeyToAccount(generatePrivateKey());
   // The same unfunded payer's Permit2 payment (signed for the exact proxy).
   const usdc = { address: chain.usdc.address, name: "USDC", version: "2" };
@@ -73,6 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fac?.close();
   await chain?.stop();
+  await local?.close();
 });
 
 // ---- sending and judging one request ------------------------------------------------------------
@@ -279,11 +298,32 @@ it("the unmutated bodies are only short of funds: the mutations start from a pay
   }
   const { json } = await post("/verify", serialize(base.permit2), "application/json");
   expect(json).toMatchObject({ isValid: false, invalidReason: "permit2_insufficient_balance" });
+  const svm = await post("/verify", serialize(base.svm), "application/json");
+  expect(svm.json).toMatchObject({ isValid: false, invalidReason: "invalid_exact_svm_transaction_simulation_failed" });
 });
 
+/** The Solana body with its transaction's bytes changed: flipped, cut, extended, spliced. */
+function svmTransactions(): fc.Arbitrary<string> {
+  const bytes = Buffer.from((base.svm as any).paymentPayload.payload.transaction as string, "base64");
+  const at = fc.nat({ max: bytes.length - 1 });
+  return fc
+    .oneof(
+      fc
+        .tuple(at, fc.integer({ min: 0, max: 255 }))
+        .map(([i, b]) => Buffer.concat([bytes.subarray(0, i), Buffer.from([b]), bytes.subarray(i + 1)])),
+      at.map((i) => bytes.subarray(0, i)),
+      fc.uint8Array({ minLength: 1, maxLength: 64 }).map((extra) => Buffer.concat([bytes, extra])),
+      fc
+        .tuple(at, fc.uint8Array({ minLength: 1, maxLength: 8 }))
+        .map(([i, b]) => Buffer.concat([bytes.subarray(0, i), b, bytes.subarray(i)])),
+      fc.uint8Array({ minLength: 0, maxLength: 1300 }).map((b) => Buffer.from(b)),
+    )
+    .map((b) => b.toString("base64"));
+}
+
 describe.each(SEEDS)("fuzzing with seed %i", (seed) => {
-  it("mutated v1, v2 and Permit2 bodies: never a 5xx, always JSON, refusals name the field", async () => {
-    const cases = fc.constantFrom<Base>(1, 2, "permit2").chain((version) =>
+  it("mutated v1, v2, Permit2 and Solana bodies: never a 5xx, always JSON, refusals name the field", async () => {
+    const cases = fc.constantFrom<Base>(1, 2, "permit2", "svm").chain((version) =>
       fc.record({
         version: fc.constant(version),
         route: fc.constantFrom(...ROUTES),
@@ -296,6 +336,17 @@ describe.each(SEEDS)("fuzzing with seed %i", (seed) => {
         expectNamedField(await post(route, serialize(body), "application/json"), edits);
       }),
       { seed, numRuns: NUM_RUNS },
+    );
+  });
+
+  it("Solana transactions with their bytes mutated: never a 5xx, never valid", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...ROUTES), svmTransactions(), async (route, tx) => {
+        const body = apply(base.svm, { kind: "set", path: ["paymentPayload", "payload", "transaction"], value: tx });
+        const { json } = await post(route, serialize(body), "application/json");
+        expect(json.isValid ?? json.success ?? false).toBe(false);
+      }),
+      { seed, numRuns: NUM_RUNS / 2 },
     );
   });
 

@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { getAddress, isAddress, type Address } from "viem";
 import { z } from "zod";
+import { resolveSvmNetworks, svmEnvSuffixes, svmNetworksFileSchema, type SvmNetworksFileEntry } from "./solana-config.js";
+import type { EnabledSvmNetwork } from "./solana-networks.js";
 import { BUILTIN_NETWORKS, envSuffix, NETWORK_DEFAULTS as DEFAULTS, TRANSFER_METHODS, type NetworkDefinition } from "./networks.js";
 
 export interface EnabledNetwork extends NetworkDefinition {
@@ -17,6 +19,8 @@ export interface EnabledNetwork extends NetworkDefinition {
 export interface NetworkLookup {
   byV1Name(name: string): EnabledNetwork | undefined;
   byCaip2(id: string): EnabledNetwork | undefined;
+  /** A Solana cluster by its v1 name or CAIP-2 id (absent where no cluster is enabled). */
+  svm?(name: string): EnabledSvmNetwork | undefined;
 }
 
 export interface Config {
@@ -25,6 +29,8 @@ export interface Config {
   databaseUrl: string;
   redisUrl: string;
   networks: EnabledNetwork[];
+  /** Solana clusters with an RPC URL (RPC_URL_SOLANA, _DEVNET, _TESTNET). */
+  svmNetworks: EnabledSvmNetwork[];
   apiKeys: string[];
   /** Every API key (API_KEYS without policy, API_KEYS_FILE with one), kept as digests. */
   apiKeyEntries: KeyEntry[];
@@ -66,6 +72,8 @@ export interface Config {
   webhook: { url?: string; secret?: string; allowPrivate: boolean };
   /** Loaded only by the worker (see loadRelayerKeys): the api never holds them. */
   relayerKeySource: { inline?: string; file?: string };
+  /** Solana fee payer keys, loaded only by the worker (see loadFeePayerKeys). */
+  feePayerKeySource: { inline?: string; file?: string };
 }
 
 export class ConfigError extends Error {
@@ -128,6 +136,7 @@ const networksFileSchema = z.strictObject({
       multicallSimulation: z.boolean().optional(),
     }),
   ),
+  solana: svmNetworksFileSchema.optional(),
 });
 
 const baseSchema = z.object({
@@ -194,7 +203,7 @@ function firstIssue(error: z.ZodError): { path: string; message: string } {
   return { path: issue.path.join("."), message: issue.message };
 }
 
-function loadNetworksFile(path: string): z.infer<typeof networksFileSchema>["networks"] {
+function loadNetworksFile(path: string): z.infer<typeof networksFileSchema> {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
@@ -206,13 +215,16 @@ function loadNetworksFile(path: string): z.infer<typeof networksFileSchema>["net
     const { path: at, message } = firstIssue(parsed.error);
     throw new ConfigError("NETWORKS_FILE", `${at}: ${message}`);
   }
-  return parsed.data.networks;
+  return parsed.data;
 }
 
 /** Built-ins overlaid with NETWORKS_FILE entries (matched by name), then filtered to those with RPC URLs. */
-function resolveNetworks(env: Record<string, string | undefined>, file?: string): EnabledNetwork[] {
+function resolveNetworks(
+  env: Record<string, string | undefined>,
+  entries: z.infer<typeof networksFileSchema>["networks"],
+): EnabledNetwork[] {
   const byName = new Map<string, NetworkDefinition & { rpcUrls?: string[] }>(BUILTIN_NETWORKS.map((n) => [n.name, { ...n }]));
-  for (const entry of file ? loadNetworksFile(file) : []) {
+  for (const entry of entries) {
     const base = byName.get(entry.name);
     if (base && base.chainId !== entry.chainId) {
       throw new ConfigError("NETWORKS_FILE", `network ${entry.name} has chain id ${base.chainId}, not ${entry.chainId}`);
@@ -232,6 +244,7 @@ function resolveNetworks(env: Record<string, string | undefined>, file?: string)
     });
   }
   const suffixes = new Map([...byName.keys()].map((name) => [envSuffix(name), name]));
+  for (const suffix of svmEnvSuffixes()) suffixes.set(suffix, suffix);
   for (const key of Object.keys(env)) {
     if (key.startsWith("RPC_URL_") && env[key] && !suffixes.has(key.slice(8))) {
       throw new ConfigError(key, `no network named ${key.slice(8).toLowerCase().replace(/_/g, "-")} (built-in or in NETWORKS_FILE)`);
@@ -242,17 +255,19 @@ function resolveNetworks(env: Record<string, string | undefined>, file?: string)
   for (const net of byName.values()) {
     const variable = `RPC_URL_${envSuffix(net.name)}`;
     let rpcUrls = net.rpcUrls;
-    if (env[variable]) {
-      const parsed = urlList.safeParse(env[variable]);
-      if (!parsed.success) throw new ConfigError(variable, firstIssue(parsed.error).message);
-      rpcUrls = parsed.data;
-    }
+    if (env[variable]) rpcUrls = urls(variable, env[variable]);
     if (!rpcUrls?.length) continue;
     if (chainIds.has(net.chainId)) throw new ConfigError(variable, `chain id ${net.chainId} is enabled twice`);
     chainIds.add(net.chainId);
     enabled.push({ ...net, rpcUrls, caip2: `eip155:${net.chainId}` });
   }
   return enabled;
+}
+
+function urls(variable: string, value: string): string[] {
+  const parsed = urlList.safeParse(value);
+  if (!parsed.success) throw new ConfigError(variable, firstIssue(parsed.error).message);
+  return parsed.data;
 }
 
 function keysFile(path: string | undefined): KeyEntry[] {
@@ -286,12 +301,14 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     if (!isAddress(a, { strict: false })) throw new ConfigError("RELAYER_ADDRESSES", `${a} is not an address`);
     return getAddress(a);
   });
+  const file = e.NETWORKS_FILE ? loadNetworksFile(e.NETWORKS_FILE) : { networks: [], solana: [] as SvmNetworksFileEntry[] };
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
-    networks: resolveNetworks(env, e.NETWORKS_FILE),
+    networks: resolveNetworks(env, file.networks),
+    svmNetworks: resolveSvmNetworks(env, file.solana ?? [], urls),
     apiKeys: list(e.API_KEYS),
     apiKeyEntries: [...list(e.API_KEYS).map(plainKey), ...keysFile(e.API_KEYS_FILE)],
     rateLimit: e.RATE_LIMIT_PER_SECOND ? { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST } : undefined,
@@ -315,5 +332,6 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET, allowPrivate: e.WEBHOOK_ALLOW_PRIVATE_URLS === "1" },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     relayerKeySource: { inline: env.RELAYER_PRIVATE_KEY, file: env.RELAYER_PRIVATE_KEY_FILE },
+    feePayerKeySource: { inline: env.SOLANA_FEE_PAYER_KEY, file: env.SOLANA_FEE_PAYER_KEY_FILE },
   });
 }

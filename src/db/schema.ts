@@ -176,3 +176,14 @@ export const webhookDeliveries = pgTable("webhook_deliveries", {
   deliveredAt: ts("delivered_at"),
   createdAt: ts("created_at").notNull().defaultNow(),
 });
+
+/** Solana fee payers the workers hold, per cluster (migrations/0006). */
+export const svmFeePayers = pgTable(
+  "svm_fee_payers",
+  {
+    network: text("network").notNull(),
+    address: text("address").notNull(),
+    seenAt: ts("seen_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.network, t.address] })],
+);

@@ -59,6 +59,8 @@ export function createSettlementQueries(db: Db) {
           .where(
             or(
               eq(settlements.settledTx, hash),
+              // A Solana settlement has one transaction, named by its signature before it is sent.
+              eq(settlements.latestTx, hash),
               sql`exists (select 1 from ${settlementTxs} where ${settlementTxs.hash} = ${hash} and ${settlementTxs.settlementId} = ${settlements.id})`,
             ),
           )

@@ -1,6 +1,8 @@
 // `npm run devnet`: everything needed to try the facilitator on one machine. A local anvil
-// chain posing as Base Sepolia with Circle's real USDC at its canonical address, a fresh
-// database, the api and the worker, and a merchant API paid through the official middleware.
+// chain posing as Base Sepolia with Circle's real USDC at its canonical address, a simulated
+// Solana cluster posing as Solana devnet (LiteSVM: the real SVM and token programs, no
+// validator), a fresh database, the api and the worker, and a merchant API paid through the
+// official middleware.
 // Ctrl-C stops all of it.
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,8 +20,10 @@ import { recreateDatabase } from "./database.js";
 import { ensureMulticall3 } from "./multicall3.js";
 import { deployPermit2Stack } from "./permit2.js";
 import { BASE_SEPOLIA_USDC, deployUsdc, mintUsdc } from "./usdc.js";
+import { SOLANA_DEVNET_USDC, startDevnetSolana } from "./solana/devnet-solana.js";
 
-const DEVNET_DB = "x402_devnet";
+// A second devnet (or a test of this one) beside a running one names its own database and queue.
+const DEVNET_DB = process.env.DEVNET_DATABASE ?? "x402_devnet";
 const env = process.env;
 
 async function main(): Promise<void> {
@@ -37,7 +41,9 @@ async function main(): Promise<void> {
     blockTime: env.DEVNET_BLOCK_TIME ? Number(env.DEVNET_BLOCK_TIME) : undefined,
   });
   const rpcShown = `http://127.0.0.1:${anvil.port}`;
-  const stops: Array<() => Promise<void>> = [() => anvil.stop()];
+  const solana = await startDevnetSolana({ host, port: Number(env.DEVNET_SOLANA_RPC_PORT ?? 8899) });
+  const solanaShown = `http://127.0.0.1:${solana.port}`;
+  const stops: Array<() => Promise<void>> = [() => anvil.stop(), () => solana.stop()];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
@@ -72,9 +78,11 @@ async function main(): Promise<void> {
       DATABASE_URL: databaseUrl,
       REDIS_URL: env.REDIS_URL ?? "redis://127.0.0.1:6379",
       RPC_URL_BASE_SEPOLIA: anvil.rpcUrl,
+      RPC_URL_SOLANA_DEVNET: solana.url,
       NETWORKS_FILE: networksFile,
       RELAYER_PRIVATE_KEY: ANVIL_KEYS[0],
-      QUEUE_PREFIX: "x402devnet",
+      SOLANA_FEE_PAYER_KEY: solana.feePayer.secret,
+      QUEUE_PREFIX: env.QUEUE_PREFIX ?? "x402devnet",
       PORT: String(port),
       HOST: host,
       LOG_LEVEL: env.LOG_LEVEL ?? "warn",
@@ -93,6 +101,7 @@ async function main(): Promise<void> {
       host,
       port: Number(env.DEVNET_SHOP_PORT ?? 4022),
       permit2Token: stack.token,
+      solana: { network: "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1", payTo: solana.merchant },
     });
     stops.push(shop.close);
     const metered = await startMeteredServer({ facilitatorUrl, payTo: merchant, host, port: Number(env.DEVNET_METERED_PORT ?? 4023) });
@@ -111,6 +120,9 @@ x402 facilitator devnet is running (Ctrl-C stops everything)
   metered      ${metered.url}/generate?tokens=N: upto, 10 USDC units per generated token, at most 1000
   buyer        ${buyer.address} (anvil account 2) holding 1000 USDC and 1000 ${stack.token.symbol}
                key ${ANVIL_KEYS[2]} (anvil's published test key: never use it on a real chain)
+  solana       ${solanaShown}  SIMULATED Solana devnet (LiteSVM, no validator), USDC at ${SOLANA_DEVNET_USDC}
+               fee payer ${solana.feePayer.address}, merchant ${solana.merchant}, paid API ${shop.url}/weather-solana
+               buyer ${solana.buyer.address} holding 100 USDC and no SOL (a key made for this run)
 
 Make a paid request with the official client:
   BUYER_PRIVATE_KEY=${ANVIL_KEYS[2]} npx tsx examples/pay.ts ${shop.url}/weather
@@ -118,6 +130,8 @@ Or through Permit2 (the buyer never approved it: the client signs an EIP-2612 pe
   BUYER_PRIVATE_KEY=${ANVIL_KEYS[2]} PAY_ASSET=${stack.token.address} RPC_URL=${rpcShown} npx tsx examples/pay.ts ${shop.url}/weather-permit2
 Or by use (upto: authorizes $0.01, is charged for 120 tokens only):
   BUYER_PRIVATE_KEY=${ANVIL_KEYS[2]} RPC_URL=${rpcShown} npx tsx examples/pay.ts "${metered.url}/generate?tokens=120"
+Or on Solana (our fee payer pays the fee; the buyer holds no SOL):
+  SOLANA_BUYER_KEY=${solana.buyer.secret} SOLANA_RPC_URL=${solanaShown} npx tsx examples/pay.ts ${shop.url}/weather-solana
 `);
   } catch (err) {
     await stopAll();

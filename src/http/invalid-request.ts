@@ -20,6 +20,12 @@ export const lowerAddress = z
   .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
   .transform((s) => s.toLowerCase());
 
+/** An EVM address (lowercased, as the ledger keeps it) or a base58 Solana one (kept as it is: case matters). */
+export const ledgerAddress = z
+  .string()
+  .regex(/^(0x[0-9a-fA-F]{40}|[1-9A-HJ-NP-Za-km-z]{32,44})$/, "must be a 0x-prefixed 20-byte hex address or a base58 Solana address")
+  .transform((s) => (s.startsWith("0x") ? s.toLowerCase() : s));
+
 /** A page size of 1 to 500, as a query parameter. */
 export const pageLimit = z
   .string()

@@ -61,6 +61,12 @@ export function workerMetrics(registry: Registry) {
     labelNames: relayer,
     registers: [registry],
   });
+  const svmFees = new Counter({
+    name: "x402_svm_fee_lamports_total",
+    help: "Lamports our Solana fee payers paid, from the settlements they confirmed (base fee and priority fee)",
+    labelNames: ["network", "fee_payer"],
+    registers: [registry],
+  });
   const webhooks = new Counter({
     name: "x402_webhook_deliveries_total",
     help: "Webhook delivery attempts by outcome (delivered, retry, gave_up, disabled)",
@@ -85,6 +91,7 @@ export function workerMetrics(registry: Registry) {
       if (o.nonceLag !== undefined) nonceLag.set(labels, Number(o.nonceLag));
     },
     webhook: (result: string) => webhooks.inc({ result }),
+    svmFee: (network: string, feePayer: string, lamports: bigint) => svmFees.inc({ network, fee_payer: feePayer }, Number(lamports)),
     replaced: (network: string, address: string) => replacements.inc({ network, relayer: lower(address) }),
     filled: (network: string, address: string) => fillers.inc({ network, relayer: lower(address) }),
     receipt(network: string, r: Pick<TransactionReceipt, "transactionHash" | "from" | "gasUsed" | "effectiveGasPrice">) {

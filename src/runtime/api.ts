@@ -27,6 +27,9 @@ import { apiMetrics } from "../metrics/api.js";
 import { rpcMetrics } from "../metrics/rpc.js";
 import { createWebhookStore } from "../webhooks/store.js";
 import { createOperatorReads } from "../http/dashboard/operator-reads.js";
+import { createFeePayerRegistry } from "../db/fee-payers.js";
+import { assertSvmClusters } from "../svm/cluster-check.js";
+import { feePayerFunds } from "../svm/fee-payer-funds.js";
 
 /** How stale the api's list of relayer keys may be (a new worker's keys show up this late). */
 const RELAYER_LIST_TTL_MS = 5_000;
@@ -46,6 +49,7 @@ export interface RunningApi {
 /** Everything the api needs, built and checked, but not listening. */
 export async function createApi(config: Config, logger: Logger): Promise<Api> {
   await assertChainIds(config.networks, (msg) => logger.warn(msg));
+  await assertSvmClusters(config.svmNetworks, (msg) => logger.warn(msg));
   const database = connectDatabase(config.databaseUrl);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on("error", (err) => logger.warn({ err }, "redis connection error"));
@@ -53,7 +57,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const ledger = createLedger(database.db, database.sql);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "x402_api_" });
-  const chains = createChains(config.networks, { observe: rpcMetrics(registry) });
+  const chains = createChains(config.networks, { observe: rpcMetrics(registry), svmNetworks: config.svmNetworks });
   const recovery = createRecoveryThreads(config.recoveryThreads, {
     onThreadLost: (err) => logger.error({ err }, "signature recovery thread lost"),
   });
@@ -62,6 +66,8 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const relayerAddresses = config.relayerAddresses.length
     ? async () => config.relayerAddresses
     : recent(ledger.relayerAddresses, RELAYER_LIST_TTL_MS);
+  const feePayerRegistry = createFeePayerRegistry(database.db);
+  const feePayers = recent(() => feePayerRegistry.addresses(), RELAYER_LIST_TTL_MS);
   const verifier = createVerifier({
     networks: chains,
     clientFor: chains.clientFor,
@@ -69,6 +75,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     recovery,
     methods,
     relayerAddresses,
+    svm: config.svmNetworks.length ? { rpcFor: chains.svmRpcFor, feePayers } : undefined,
   });
   const repo = createSettlementsRepo(database.db);
   const queue = createSettlementQueue(redis, config.queuePrefix);
@@ -122,12 +129,24 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     };
     readiness[`relayers:${n.name}`] = async () => relayerGas(chains.clientFor(n.chainId), n, await relayerAddresses());
   }
+  for (const n of config.svmNetworks) {
+    readiness[`rpc:${n.name}`] = async () => {
+      await chains.svmRpcFor(n).getSlot().send();
+    };
+    readiness[`feepayers:${n.name}`] = async () => feePayerFunds(chains.svmRpcFor(n), n, await feePayers());
+  }
 
   const queries = createSettlementQueries(database.db);
   const webhookStore = createWebhookStore(database.db);
   const app = await buildApp({
     logger,
-    kinds: async () => methods.kinds(config.networks, await relayerAddresses()),
+    kinds: async () =>
+      methods.kinds({
+        networks: config.networks,
+        relayers: config.networks.length ? await relayerAddresses() : [],
+        svmNetworks: config.svmNetworks,
+        feePayers: config.svmNetworks.length ? await feePayers() : [],
+      }),
     extensions: methods.extensions(),
     payloadSchemaFor: methods.payloadSchemaFor,
     verifier,
@@ -165,6 +184,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
         ? { redis, prefix: config.queuePrefix, defaults: config.rateLimit }
         : undefined,
     relayerAddresses,
+    feePayers: config.svmNetworks.length ? feePayers : async () => [],
     readiness,
     basePath: config.basePath,
     trustProxy: config.trustProxy,

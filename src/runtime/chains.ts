@@ -8,20 +8,37 @@ import { createChainClient } from "../evm/chain-client.js";
 import type { RpcObserver } from "../metrics/rpc.js";
 import { scrubUrls } from "../logger.js";
 import type { NetworkLookup } from "../config/config.js";
+import type { EnabledSvmNetwork } from "../config/solana-networks.js";
+import { createSvmRpc, type SvmRpc } from "../svm/rpc.js";
 
 export interface Chains extends NetworkLookup {
   networks: readonly EnabledNetwork[];
   clientFor(chainId: number): PublicClient;
+  svmNetworks: readonly EnabledSvmNetwork[];
+  svmRpcFor(network: EnabledSvmNetwork): SvmRpc;
 }
 
-export function createChains(networks: readonly EnabledNetwork[], opts: { observe?: RpcObserver } = {}): Chains {
+export function createChains(
+  networks: readonly EnabledNetwork[],
+  opts: { observe?: RpcObserver; svmNetworks?: readonly EnabledSvmNetwork[] } = {},
+): Chains {
   const clients = new Map(networks.map((n) => [n.chainId, createChainClient(n, { observe: opts.observe })]));
   const v1 = new Map(networks.filter((n) => n.v1).map((n) => [n.name, n]));
   const caip = new Map<string, EnabledNetwork>(networks.map((n) => [n.caip2, n]));
+  const svmNetworks = opts.svmNetworks ?? [];
+  const svmByName = new Map(svmNetworks.flatMap((n) => [[n.name, n] as const, [n.caip2, n] as const]));
+  const svmRpcs = new Map(svmNetworks.map((n) => [n.name, createSvmRpc(n.rpcUrls)]));
   return {
     networks,
     byV1Name: (name) => v1.get(name),
     byCaip2: (id) => caip.get(id),
+    svm: (name) => svmByName.get(name),
+    svmNetworks,
+    svmRpcFor(network) {
+      const rpc = svmRpcs.get(network.name);
+      if (!rpc) throw new Error(`Solana cluster ${network.name} is not enabled`);
+      return rpc;
+    },
     clientFor(chainId) {
       const c = clients.get(chainId);
       if (!c) throw new Error(`chain ${chainId} is not enabled`);

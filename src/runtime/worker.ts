@@ -27,6 +27,14 @@ import { startWebhookDispatcher } from "../webhooks/dispatcher.js";
 import { createGasMeter } from "../policy/gas-budget.js";
 import { createWebhookStore } from "../webhooks/store.js";
 import { targetProblem } from "../webhooks/targets.js";
+import { ConfigError } from "../config/config.js";
+import { createFeePayerRegistry } from "../db/fee-payers.js";
+import { assertSvmClusters } from "../svm/cluster-check.js";
+import { loadFeePayerKeys } from "../svm/fee-payer-keys.js";
+import { createSvmSettler, NoFeePayerError } from "../worker/svm-settler.js";
+
+/** How often a worker tells the ledger it still holds its fee payers. */
+const FEE_PAYER_REFRESH_MS = 5 * 60_000;
 
 export interface WorkerOptions {
   concurrency?: number;
@@ -50,12 +58,20 @@ export interface RunningWorker {
 }
 
 export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
-  const accounts = loadRelayerKeys(config.relayerKeySource);
+  // A worker for Solana alone needs no EVM relayer key, and the reverse.
+  const accounts = config.networks.length || !config.svmNetworks.length ? loadRelayerKeys(config.relayerKeySource) : [];
+  const feePayers = loadFeePayerKeys(config.feePayerKeySource);
+  if (config.svmNetworks.length && !feePayers.length)
+    throw new ConfigError(
+      "SOLANA_FEE_PAYER_KEY",
+      "is required by the worker when a Solana cluster is enabled (or set SOLANA_FEE_PAYER_KEY_FILE)",
+    );
   await assertChainIds(config.networks, (msg) => logger.warn(msg));
+  await assertSvmClusters(config.svmNetworks, (msg) => logger.warn(msg));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "x402_worker_" });
   const metrics = workerMetrics(registry);
-  const chains = createChains(config.networks, { observe: rpcMetrics(registry) });
+  const chains = createChains(config.networks, { observe: rpcMetrics(registry), svmNetworks: config.svmNetworks });
   const database = connectDatabase(config.databaseUrl);
   const ledger = createSettlementsRepo(database.db);
   // Every transition the worker makes goes through group commit: concurrent settlements moving
@@ -84,6 +100,22 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   }, opts.laneIntervalMs ?? 5_000);
   laneTimer.unref();
 
+  const feePayerRegistry = createFeePayerRegistry(database.db);
+  const registerFeePayers = () =>
+    Promise.all(
+      config.svmNetworks.map((n) =>
+        feePayerRegistry.register(
+          n.caip2,
+          feePayers.map((f) => f.address),
+        ),
+      ),
+    );
+  await registerFeePayers();
+  const feePayerTimer = setInterval(() => {
+    registerFeePayers().catch((err: unknown) => logger.warn({ err }, "fee payer refresh failed"));
+  }, FEE_PAYER_REFRESH_MS);
+  feePayerTimer.unref();
+
   let stopping = false;
   const clocks = new Map<number, BlockClock>(
     config.networks.map((n) => [n.chainId, createBlockClock(chains.clientFor(n.chainId), pollingMs)]),
@@ -107,6 +139,23 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     receiptTimeoutMs: opts.receiptTimeoutMs,
     metrics,
     gasMeter: createGasMeter(database.db),
+    svmStep: config.svmNetworks.length
+      ? createSvmSettler({
+          repo,
+          networkOf: (chainId) => config.svmNetworks.find((n) => n.ledgerChainId === chainId),
+          rpcFor: chains.svmRpcFor,
+          feePayers: new Map(feePayers.map((f) => [f.address, f])),
+          logger,
+          fault: (point) => {
+            if (config.faultPoint === point) {
+              logger.warn({ point }, "fault point reached: killing the worker");
+              process.kill(process.pid, "SIGKILL");
+            }
+          },
+          stopping: () => stopping,
+          metrics,
+        })
+      : undefined,
   });
 
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
@@ -132,7 +181,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     },
   );
   worker.on("failed", (job, err) => {
-    const level = err instanceof NoRelayerError ? "debug" : "warn";
+    const level = err instanceof NoRelayerError || err instanceof NoFeePayerError ? "debug" : "warn";
     logger[level]({ settlementId: job?.id, err }, "settlement job failed; it is retried");
   });
   worker.on("error", (err) => logger.warn({ err }, "worker error"));
@@ -172,7 +221,14 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const metricsServer = config.workerMetricsPort
     ? await serveMetrics(registry, { port: config.workerMetricsPort, host: config.host, apiKey: config.metricsApiKey, logger })
     : undefined;
-  logger.info({ relayers: accounts.map((r) => r.address), networks: config.networks.map((n) => n.name) }, "worker started");
+  logger.info(
+    {
+      relayers: accounts.map((r) => r.address),
+      feePayers: feePayers.map((f) => f.address),
+      networks: [...config.networks, ...config.svmNetworks].map((n) => n.name),
+    },
+    "worker started",
+  );
 
   return {
     metricsPort: metricsServer?.port,
@@ -183,6 +239,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
       reconciler.stop();
       clearInterval(auditTimer);
       clearInterval(laneTimer);
+      clearInterval(feePayerTimer);
       await refreshing;
       for (const w of watches.values()) w.stop();
       for (const c of clocks.values()) c.stop();

@@ -3,8 +3,9 @@
 import { eip3009Exact } from "./evm/exact/eip3009/index.js";
 import { permit2Exact } from "./evm/exact/permit2/index.js";
 import { permit2Upto } from "./evm/upto/permit2/index.js";
-import { createRegistry, type MethodRegistry, type PaymentMethod } from "./scheme.js";
+import { createRegistry, type AnyPaymentMethod, type MethodRegistry } from "./scheme.js";
+import { svmExact } from "./svm/exact/index.js";
 
-export const PAYMENT_METHODS: readonly PaymentMethod[] = [eip3009Exact, permit2Exact, permit2Upto];
+export const PAYMENT_METHODS: readonly AnyPaymentMethod[] = [eip3009Exact, permit2Exact, permit2Upto, svmExact];
 
 export const paymentMethods = (): MethodRegistry => createRegistry(PAYMENT_METHODS);

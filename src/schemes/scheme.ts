@@ -5,6 +5,8 @@
 import type { Hex, Log, PublicClient } from "viem";
 import { z } from "zod";
 import type { EnabledNetwork, NetworkLookup } from "../config/config.js";
+import type { EnabledSvmNetwork } from "../config/solana-networks.js";
+import type { SvmRpc } from "../svm/rpc.js";
 import type { OutcomeDeps } from "../db/outcomes.js";
 import type { PaymentKey } from "../db/schema.js";
 import type { NewSettlement, SettlementRow } from "../db/settlements-repo.js";
@@ -50,6 +52,13 @@ export interface VerifierDeps {
   /** Our relayer addresses (upto: the facilitator a payment names must be one of them). */
   relayerAddresses?: () => Promise<readonly string[]>;
   nowMs?: () => number;
+  /** Solana clusters: their RPC and the fee payers the workers hold (absent when none is enabled). */
+  svm?: SvmVerifierDeps;
+}
+
+export interface SvmVerifierDeps {
+  rpcFor(network: EnabledSvmNetwork): SvmRpc;
+  feePayers(): Promise<readonly string[]>;
 }
 
 /** The columns a method fills when a verified payment is claimed in the ledger. */
@@ -110,38 +119,63 @@ export interface SettlementSide {
   batchable(row: SettlementRow, signature: ClassifiedSignature): boolean;
 }
 
-export interface PaymentMethod {
+interface MethodCommon {
   /** The x402 scheme served ("exact") and this method's name, as stored in the ledger. */
   scheme: string;
   method: string;
-  /** The key that marks this method's payload ("authorization", "permit2Authorization"), and the schema it reads it with. */
+  /** The key that marks this method's payload ("authorization", "permit2Authorization", "transaction"), and the schema it reads it with. */
   payloadKey: string;
   payloadSchema: z.ZodType;
-  /** The kinds this method adds to /supported for a network (given our relayer addresses), and the extensions it takes part in. */
-  kinds(network: EnabledNetwork, relayers: readonly string[]): SupportedKind[];
   extensions?: string[];
   facts(req: FacilitatorRequest, networks: NetworkLookup): RequestFacts;
   createVerifier(deps: VerifierDeps): Verifier;
   /** The ledger columns of a payment that verified. */
   ledgerEntry(req: FacilitatorRequest, networks: NetworkLookup): LedgerEntry;
+}
+
+/** An EVM payment method: the relayer sends a call for it. */
+export interface PaymentMethod extends MethodCommon {
+  family?: "evm";
+  /** The kinds this method adds to /supported for a network (given our relayer addresses), and the extensions it takes part in. */
+  kinds(network: EnabledNetwork, relayers: readonly string[]): SupportedKind[];
   settlement: SettlementSide;
+}
+
+/** A Solana payment method: the payer signed a whole transaction, the fee payer co-signs and sends it. */
+export interface SvmPaymentMethod extends MethodCommon {
+  family: "svm";
+  /** The kinds this method adds to /supported for a cluster, given the fee payers the workers hold. */
+  kinds(network: EnabledSvmNetwork, feePayers: readonly string[]): SupportedKind[];
+  settlement: Pick<SettlementSide, "expiredReason" | "usedReason">;
+}
+
+export type AnyPaymentMethod = PaymentMethod | SvmPaymentMethod;
+
+/** What /supported is built from: the enabled networks of each family and who signs on them. */
+export interface SupportedContext {
+  networks: readonly EnabledNetwork[];
+  relayers: readonly string[];
+  svmNetworks?: readonly EnabledSvmNetwork[];
+  feePayers?: readonly string[];
 }
 
 /** The enabled methods, each chosen by the key that marks its payload and the scheme asked for. */
 export interface MethodRegistry {
-  forRequest(req: FacilitatorRequest): PaymentMethod;
+  forRequest(req: FacilitatorRequest): AnyPaymentMethod;
   /** The schema the wire parser reads a payload with: its method's; without one, a refusal naming the payload. */
   payloadSchemaFor: PayloadSchemaFor;
-  forRow(row: Pick<SettlementRow, "scheme" | "method">): PaymentMethod;
+  forRow(row: Pick<SettlementRow, "scheme" | "method">): AnyPaymentMethod;
+  /** The EVM method of a row the relayer sends for (a Solana row here is a routing bug). */
+  evmForRow(row: Pick<SettlementRow, "scheme" | "method">): PaymentMethod;
   /** /supported kinds over every method and network, each kind once. */
-  kinds(networks: readonly EnabledNetwork[], relayers: readonly string[]): SupportedKind[];
+  kinds(ctx: SupportedContext): SupportedKind[];
   /** /supported extensions over every method, each once. */
   extensions(): string[];
   /** The schemes served, each once. */
   schemes(): string[];
 }
 
-export function createRegistry(methods: readonly PaymentMethod[]): MethodRegistry {
+export function createRegistry(methods: readonly AnyPaymentMethod[]): MethodRegistry {
   const fallback = methods[0];
   if (!fallback) throw new Error("no payment method enabled");
   const byName = new Map(methods.map((m) => [`${m.scheme}/${m.method}`, m]));
@@ -151,20 +185,28 @@ export function createRegistry(methods: readonly PaymentMethod[]): MethodRegistr
   // A payload no enabled method reads is malformed input: a 400 that names what it may carry.
   const keys = methods.map((m) => m.payloadKey).join(" or ");
   const unread = z.unknown().refine(() => false, `must carry ${keys}`);
+  function forRow(row: Pick<SettlementRow, "scheme" | "method">): AnyPaymentMethod {
+    const m = byName.get(`${row.scheme}/${row.method}`);
+    if (!m) throw new Error(`settlement of ${row.scheme} through ${row.method}, which this process does not serve`);
+    return m;
+  }
   return {
     // Only reached without a method for code that skipped the wire parser; the first one refuses it.
     forRequest: (req) => methodOf(req.paymentPayload.payload, req.paymentRequirements.scheme) ?? fallback,
     payloadSchemaFor: (payload, scheme) => methodOf(payload, scheme)?.payloadSchema ?? unread,
-    forRow(row) {
-      const m = byName.get(`${row.scheme}/${row.method}`);
-      if (!m) throw new Error(`settlement of ${row.scheme} through ${row.method}, which this process does not serve`);
+    forRow,
+    evmForRow(row) {
+      const m = forRow(row);
+      if (m.family === "svm") throw new Error(`settlement of ${row.scheme} through ${row.method} is not sent by an EVM relayer`);
       return m;
     },
     extensions: () => [...new Set(methods.flatMap((m) => m.extensions ?? []))],
     schemes: () => [...new Set(methods.map((m) => m.scheme))],
-    kinds(networks, relayers) {
+    kinds({ networks, relayers, svmNetworks = [], feePayers = [] }) {
       const seen = new Set<string>();
-      const all = methods.flatMap((m) => networks.flatMap((n) => m.kinds(n, relayers)));
+      const all = methods.flatMap((m) =>
+        m.family === "svm" ? svmNetworks.flatMap((n) => m.kinds(n, feePayers)) : networks.flatMap((n) => m.kinds(n, relayers)),
+      );
       // v2 kinds before v1, as the official facilitator lists them.
       return [...all.filter((k) => k.x402Version === 2), ...all.filter((k) => k.x402Version === 1)].filter((k) => {
         const id = `${k.x402Version}:${k.scheme}:${k.network}`;

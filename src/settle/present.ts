@@ -3,12 +3,13 @@
 import type { z } from "zod";
 import type { SettlementRow } from "../db/settlements-repo.js";
 import type { settlementSchema } from "../http/openapi/resources.js";
+import { caip2OfChainId } from "../config/solana-networks.js";
 
 /** Typed by the schema the OpenAPI document shows, so the two cannot drift apart. */
 export function presentSettlement(row: SettlementRow): z.infer<typeof settlementSchema> {
   return {
     id: row.id,
-    network: `eip155:${row.chainId}`,
+    network: caip2OfChainId(row.chainId),
     requestNetwork: row.requestNetwork,
     x402Version: row.x402Version,
     scheme: row.scheme,

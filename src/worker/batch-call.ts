@@ -8,7 +8,7 @@ import type { Call, MethodRegistry } from "../schemes/scheme.js";
 
 export function batchCall(methods: MethodRegistry, rows: SettlementRow[]): Call {
   const calls = rows.map((r) => {
-    const call = methods.forRow(r).settlement.call(r, { inner: classifySignature(r.signature as `0x${string}`).inner });
+    const call = methods.evmForRow(r).settlement.call(r, { inner: classifySignature(r.signature as `0x${string}`).inner });
     return { target: call.to, allowFailure: true, callData: call.data };
   });
   return { to: MULTICALL3, data: aggregate3Calldata(calls) };

@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { Hex, PublicClient } from "viem";
 import type { SettlementsRepo } from "../db/settlements-repo.js";
+import { isSvmChainId } from "../config/solana-networks.js";
 
 export interface ReorgAuditDeps {
   repo: Pick<SettlementsRepo, "listRecentlyConfirmed" | "transition">;
@@ -15,7 +16,8 @@ export interface ReorgAuditDeps {
 }
 
 export async function auditConfirmed(deps: ReorgAuditDeps): Promise<number> {
-  const rows = await deps.repo.listRecentlyConfirmed(new Date(Date.now() - deps.windowMs));
+  // Solana rows confirm at the cluster's commitment, which is already the finality asked for.
+  const rows = (await deps.repo.listRecentlyConfirmed(new Date(Date.now() - deps.windowMs))).filter((r) => !isSvmChainId(r.chainId));
   // One block read per distinct block, however many settlements it holds.
   const canonical = new Map<string, Promise<Hex | undefined>>();
   const hashAt = (chainId: number, n: bigint) => {

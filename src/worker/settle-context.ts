@@ -69,7 +69,7 @@ export interface SettleContext extends SettlerDeps {
 
 export function createSettleContext(deps: SettlerDeps): SettleContext {
   const { repo, logger, methods } = deps;
-  const sideOf = (row: SettlementRow) => methods.forRow(row).settlement;
+  const sideOf = (row: SettlementRow) => methods.evmForRow(row).settlement;
   const fault = (point: string) => {
     if (deps.faultPoint === point) {
       logger.warn({ point }, "fault point reached: killing the worker");

@@ -10,11 +10,12 @@ import { createReceipts } from "./receipts.js";
 import { createSending } from "./sending.js";
 import { createSettleContext, type SettlerDeps } from "./settle-context.js";
 import { createSigning } from "./signing.js";
+import { isSvmChainId } from "../config/solana-networks.js";
 
 export { NoRelayerError } from "./signing.js";
 export type { SettlerDeps } from "./settle-context.js";
 
-export function createSettler(deps: SettlerDeps) {
+export function createSettler(deps: SettlerDeps & { svmStep?: (row: SettlementRow) => Promise<SettlementRow | undefined> }) {
   const ctx = createSettleContext(deps);
   const { logger } = ctx;
   const { repo } = ctx;
@@ -25,6 +26,12 @@ export function createSettler(deps: SettlerDeps) {
   const { awaitReceipt, confirm } = createReceipts(ctx, sending);
 
   async function step(row: SettlementRow): Promise<SettlementRow | undefined> {
+    // Solana rows have their own machine (svm-settler.ts); the ledger and this loop are shared.
+    if (isSvmChainId(row.chainId)) {
+      if (deps.svmStep) return deps.svmStep(row);
+      logger.error({ settlementId: row.id }, "Solana settlement, but this worker serves no Solana cluster");
+      return undefined;
+    }
     const net = networks.get(row.chainId);
     if (!net) {
       logger.error({ settlementId: row.id, chainId: row.chainId }, "settlement on a network this worker does not serve");

@@ -48,10 +48,19 @@ const payloadEnvelope = z.looseObject({});
 
 const extraSchema = openObject({ name: shortString.optional(), version: shortString.optional() }).nullish();
 
+/**
+ * An asset or payTo: a 0x EVM address or a base58 Solana one. Which of the two a request may use
+ * is decided by its network once the envelope is read (see parseFacilitatorRequest).
+ */
+const chainAddress = z
+  .string()
+  .regex(/^(0x[0-9a-fA-F]{40}|[1-9A-HJ-NP-Za-km-z]{32,44})$/, "must be a 0x-prefixed 20-byte hex address or a base58 Solana address")
+  .transform((s) => s as Address);
+
 const requirementsCommon = {
   scheme: shortString,
-  asset: address,
-  payTo: address,
+  asset: chainAddress,
+  payTo: chainAddress,
   maxTimeoutSeconds: z.number().finite().nonnegative().optional(),
   extra: extraSchema,
 };
@@ -129,11 +138,29 @@ export function parseFacilitatorRequest(
   }
   const parsed = facilitatorRequestSchema.safeParse({ ...body, version });
   if (!parsed.success) return { ok: false, error: describeIssue(parsed.error.issues[0]!, []) };
+  const wrongFamily = addressFamilyProblem(parsed.data.paymentRequirements);
+  if (wrongFamily) return { ok: false, error: wrongFamily };
   const envelope = parsed.data.paymentPayload;
   const read = payloadSchemaFor(envelope.payload, parsed.data.paymentRequirements.scheme).safeParse(envelope.payload);
   if (!read.success) return { ok: false, error: describeIssue(read.error.issues[0]!, ["paymentPayload", "payload"]) };
   envelope.payload = read.data as Record<string, unknown>;
   return { ok: true, value: parsed.data };
+}
+
+const SOLANA_NETWORK = /^(solana:|solana(-[a-z]+)?$)/;
+const EVM_ADDRESS = /^0x/;
+
+/** A Solana network takes base58 addresses, every other network 0x ones. */
+function addressFamilyProblem(r: { network: string; asset: string; payTo: string }): RequestParseError | undefined {
+  const solana = SOLANA_NETWORK.test(r.network);
+  for (const field of ["asset", "payTo"] as const) {
+    if (EVM_ADDRESS.test(r[field]) === solana)
+      return {
+        field: `paymentRequirements.${field}`,
+        message: solana ? "must be a base58 Solana address on a Solana network" : "must be a 0x-prefixed 20-byte hex address",
+      };
+  }
+  return undefined;
 }
 
 /** A union failure names the deepest issue of the branch that got furthest, not "Invalid input". */

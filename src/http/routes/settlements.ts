@@ -8,7 +8,7 @@ import type { SettlementQueries } from "../../db/settlement-queries.js";
 import type { SettlementRow } from "../../db/settlements-repo.js";
 import type { NetworkLookup } from "../../config/config.js";
 import { presentSettlement } from "../../settle/present.js";
-import { badRequest, lowerAddress, pageLimit } from "../invalid-request.js";
+import { badRequest, ledgerAddress, lowerAddress, pageLimit } from "../invalid-request.js";
 
 export interface SettlementsRouteDeps {
   queries: SettlementQueries;
@@ -19,8 +19,8 @@ export interface SettlementsRouteDeps {
 const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
 export const listQuery = z.strictObject({
-  payer: lowerAddress.optional(),
-  payTo: lowerAddress.optional(),
+  payer: ledgerAddress.optional(),
+  payTo: ledgerAddress.optional(),
   apiKey: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be an API key id")
@@ -52,7 +52,8 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefin
 
 export async function settlementsRoute(app: FastifyInstance, deps: SettlementsRouteDeps): Promise<void> {
   const { queries } = deps;
-  const chainIdOf = (network: string) => (deps.networks.byCaip2(network) ?? deps.networks.byV1Name(network))?.chainId;
+  const chainIdOf = (network: string) =>
+    (deps.networks.byCaip2(network) ?? deps.networks.byV1Name(network))?.chainId ?? deps.networks.svm?.(network)?.ledgerChainId;
 
   const detailed = async (row: SettlementRow) => {
     const [events, txs] = await queries.history(row.id);
@@ -116,9 +117,13 @@ export async function settlementsRoute(app: FastifyInstance, deps: SettlementsRo
   });
 
   app.get<{ Params: { hash: string } }>("/settlements/by-tx/:hash", { preHandler: deps.auth }, async (req, reply) => {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(req.params.hash))
-      return reply.code(400).send({ error: "invalid_request", field: "hash", message: "hash: must be a 32-byte transaction hash" });
-    const id = await queries.byTxHash(req.params.hash.toLowerCase());
+    // An EVM transaction hash, or a Solana transaction's signature (base58, case kept).
+    const hash = req.params.hash;
+    if (!/^0x[0-9a-fA-F]{64}$/.test(hash) && !/^[1-9A-HJ-NP-Za-km-z]{64,88}$/.test(hash))
+      return reply
+        .code(400)
+        .send({ error: "invalid_request", field: "hash", message: "hash: must be a 32-byte transaction hash or a Solana signature" });
+    const id = await queries.byTxHash(hash.startsWith("0x") ? hash.toLowerCase() : hash);
     const row = id && (await queries.byId(id));
     if (!row) return reply.code(404).send({ error: "not_found", message: "no settlement has this transaction" });
     return detailed(row);
