@@ -31,14 +31,15 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-# ---- devnet: try-it-now image (anvil + USDC + api + worker), keeps devDependencies ----------
-# anvil comes from @foundry-rs/anvil-linux-amd64: this target is for linux/amd64 only.
+# ---- devnet: try-it-now image (anvil + USDC + simulated Solana + api + worker), keeps devDependencies
+# anvil comes from @foundry-rs/anvil-linux-amd64: this target is for linux/amd64 only. The
+# simulated Solana cluster is litesvm (a devDependency), whose native prebuild npm picks per platform.
 FROM build AS devnet
 COPY --chown=node:node . .
 RUN chown node:node /app
 USER node
 ENV NODE_ENV=development
-EXPOSE 4021 4022 8545
+EXPOSE 4021 4022 4023 8545 8899
 CMD ["npm", "run", "devnet"]
 
 # ---- prod-deps: runtime dependencies only -------------------------------------------------

@@ -3,11 +3,10 @@
 // finishes the job. The cluster is the SIMULATED one (LiteSVM behind a JSON-RPC server). One
 // payment per case; the merchant must receive it exactly once and the buyer pay it once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKeyPairSigner, type Address } from "@solana/kit";
 import { FAULT_POINTS, expectKilledBySigkill, killLeftoverWorkersAfterAll } from "./support/worker-crash.js";
 import { spawnWorker, type FacilitatorProcess } from "./support/processes.js";
-import { fundedBuyer, startLocalSolana, type LocalSolana } from "./support/solana.js";
-import { officialPayment, startSolanaFacilitator } from "./support/solana-facilitator.js";
+import { startLocalSolana, type LocalSolana } from "./support/solana.js";
+import { newSvmPayment, startSolanaFacilitator } from "./support/solana-facilitator.js";
 
 let local: LocalSolana;
 beforeAll(async () => {
@@ -22,18 +21,7 @@ describe.each(FAULT_POINTS)("Solana: worker killed $at", ({ point }) => {
     const fac = await startSolanaFacilitator(local, { SETTLE_WAIT_MS: "1500" }, { worker: false });
     const workers: FacilitatorProcess[] = [];
     try {
-      const payTo = (await generateKeyPairSigner()).address as Address;
-      await local.cluster.fundToken({ mint: local.usdc, owner: payTo, amount: 0n });
-      const buyer = await fundedBuyer(local, { usdc: 1_000_000n });
-      const body = await officialPayment(local, buyer.signer, {
-        scheme: "exact",
-        network: local.caip2,
-        amount: "10000",
-        asset: local.usdc,
-        payTo,
-        maxTimeoutSeconds: 60,
-        extra: { feePayer: fac.feePayer.address },
-      });
+      const { payTo, buyer, body } = await newSvmPayment(local, fac);
       const first = await fac.post("/settle", body);
       expect(first.json).toMatchObject({ success: false, errorReason: "settlement_pending" });
 

@@ -4,9 +4,8 @@
 // caller hears an error, and a send that is lost, both end with the payment made exactly once;
 // an RPC that is down answers 503, never a verdict, and the payment completes when it returns.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { generateKeyPairSigner, type Address } from "@solana/kit";
-import { fundedBuyer, startLocalSolana, type LocalSolana } from "./support/solana.js";
-import { officialPayment, startSolanaFacilitator, type SolanaFacilitator } from "./support/solana-facilitator.js";
+import { startLocalSolana, type LocalSolana } from "./support/solana.js";
+import { newSvmPayment, startSolanaFacilitator, type SolanaFacilitator } from "./support/solana-facilitator.js";
 
 let local: LocalSolana;
 let fac: SolanaFacilitator | undefined;
@@ -20,21 +19,7 @@ afterEach(async () => {
 });
 afterAll(async () => local?.close());
 
-async function payment(f: SolanaFacilitator) {
-  const payTo = (await generateKeyPairSigner()).address as Address;
-  await local.cluster.fundToken({ mint: local.usdc, owner: payTo, amount: 0n });
-  const buyer = await fundedBuyer(local, { usdc: 1_000_000n });
-  const body = await officialPayment(local, buyer.signer, {
-    scheme: "exact",
-    network: local.caip2,
-    amount: "10000",
-    asset: local.usdc,
-    payTo,
-    maxTimeoutSeconds: 60,
-    extra: { feePayer: f.feePayer.address },
-  });
-  return { payTo, buyer, body };
-}
+const payment = (f: SolanaFacilitator) => newSvmPayment(local, f);
 
 const stateOf = async (f: SolanaFacilitator) => (await f.sql`select state from settlements`)[0]?.state;
 

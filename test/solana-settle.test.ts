@@ -2,9 +2,15 @@
 // one seam that is not a real validator): the official client signs, our api verifies and
 // claims, our worker co-signs as fee payer, sends and confirms; balances are read back.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { generateKeyPairSigner, type Address } from "@solana/kit";
+import { generateKeyPairSigner } from "@solana/kit";
 import { fundedBuyer, startLocalSolana, type LocalSolana } from "./support/solana.js";
-import { officialPayment, startSolanaFacilitator, type SolanaFacilitator, type SvmRequirements } from "./support/solana-facilitator.js";
+import {
+  newMerchant,
+  officialPayment,
+  startSolanaFacilitator,
+  svmRequirements,
+  type SolanaFacilitator,
+} from "./support/solana-facilitator.js";
 
 let local: LocalSolana;
 let fac: SolanaFacilitator | undefined;
@@ -18,21 +24,8 @@ afterEach(async () => {
 });
 afterAll(async () => local?.close());
 
-async function merchant(): Promise<Address> {
-  const payTo = (await generateKeyPairSigner()).address;
-  await local.cluster.fundToken({ mint: local.usdc, owner: payTo, amount: 0n });
-  return payTo;
-}
-
-const requirementsFor = (f: SolanaFacilitator, payTo: string, amount = "10000"): SvmRequirements => ({
-  scheme: "exact",
-  network: local.caip2,
-  amount,
-  asset: local.usdc,
-  payTo,
-  maxTimeoutSeconds: 60,
-  extra: { feePayer: f.feePayer.address },
-});
+const merchant = () => newMerchant(local);
+const requirementsFor = (f: SolanaFacilitator, payTo: string, amount?: string) => svmRequirements(local, f, payTo, amount);
 
 describe("Solana exact", () => {
   it("/supported lists the v1 and v2 kinds with our fee payer, and the solana signers", async () => {

@@ -4,7 +4,7 @@
 // deterministic, so a crashed worker signs the same transaction to the same signature again.
 // Errors name the variable and the key's position, never the key.
 import { readFileSync } from "node:fs";
-import { createPrivateKey, createPublicKey, sign, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomBytes, sign, type KeyObject } from "node:crypto";
 import { ConfigError, type Config } from "../config/config.js";
 import { fromBase58, toBase58 } from "./wire-transaction.js";
 
@@ -16,10 +16,20 @@ export interface FeePayer {
 // DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows.
 const PKCS8_ED25519 = Buffer.from("302e020100300506032b657004220420", "hex");
 
+const privateKeyOf = (seed: Uint8Array): KeyObject =>
+  createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: "der", type: "pkcs8" });
+const publicKeyOf = (key: KeyObject): Buffer => createPublicKey(key).export({ format: "der", type: "spki" }).subarray(-32);
+
+/** A new 64-byte secret key (seed ‖ public key), the form wallets and solana-keygen use. */
+export function newSecretKey(): Uint8Array {
+  const seed = randomBytes(32);
+  return new Uint8Array(Buffer.concat([seed, publicKeyOf(privateKeyOf(seed))]));
+}
+
 export function feePayerFromSecret(secret: Uint8Array): FeePayer {
   if (secret.length !== 64) throw new Error("a Solana secret key is 64 bytes");
-  const key: KeyObject = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, secret.subarray(0, 32)]), format: "der", type: "pkcs8" });
-  const publicKey = createPublicKey(key).export({ format: "der", type: "spki" }).subarray(-32);
+  const key = privateKeyOf(secret.subarray(0, 32));
+  const publicKey = publicKeyOf(key);
   if (!publicKey.equals(Buffer.from(secret.subarray(32)))) throw new Error("the public half does not belong to the secret half");
   return { address: toBase58(publicKey), sign: (message) => new Uint8Array(sign(null, message, key)) };
 }

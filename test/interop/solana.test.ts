@@ -4,7 +4,6 @@
 // server, src/devnet/solana): the one seam here that is not the real thing.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import express from "express";
-import { generateKeyPairSigner, type Address } from "@solana/kit";
 import { HTTPFacilitatorClient } from "@x402/core/server";
 import { paymentMiddleware, x402ResourceServer } from "@x402/express";
 import { wrapFetchWithPaymentFromConfig } from "@x402/fetch";
@@ -12,7 +11,7 @@ import { ExactSvmScheme as SvmClientScheme } from "@x402/svm/exact/client";
 import { ExactSvmScheme as SvmServerScheme } from "@x402/svm/exact/server";
 import { serve } from "../support/merchant.js";
 import { fundedBuyer, startLocalSolana, type LocalSolana } from "../support/solana.js";
-import { startSolanaFacilitator, type SolanaFacilitator } from "../support/solana-facilitator.js";
+import { newMerchant, startSolanaFacilitator, type SolanaFacilitator } from "../support/solana-facilitator.js";
 
 let local: LocalSolana;
 let fac: SolanaFacilitator;
@@ -27,8 +26,7 @@ afterAll(async () => {
 });
 
 it("@x402/fetch@2 pays @x402/express@2 on Solana through us: a paid 200, exact balances, our fee payer pays the fee", async () => {
-  const payTo = (await generateKeyPairSigner()).address as Address;
-  await local.cluster.fundToken({ mint: local.usdc, owner: payTo, amount: 0n });
+  const payTo = await newMerchant(local);
   const buyer = await fundedBuyer(local, { usdc: 1_000_000n });
 
   let handled = 0;

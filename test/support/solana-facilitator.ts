@@ -5,14 +5,14 @@ import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { inject } from "vitest";
 import { ExactSvmScheme } from "@x402/svm/exact/client";
-import type { KeyPairSigner } from "@solana/kit";
+import { generateKeyPairSigner, type Address, type KeyPairSigner } from "@solana/kit";
 import { loadConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/logger.js";
 import { createApi } from "../../src/runtime/api.js";
 import { startWorker, type RunningWorker, type WorkerOptions } from "../../src/runtime/worker.js";
 import { createTestDatabase } from "./database.js";
 import { ADMIN_KEY } from "./facilitator.js";
-import { generateFeePayerKey, type FeePayerKey, type LocalSolana } from "./solana.js";
+import { fundedBuyer, generateFeePayerKey, type FeePayerKey, type LocalSolana } from "./solana.js";
 
 export interface SolanaFacilitator {
   url: string;
@@ -104,4 +104,35 @@ export async function officialPayment(
     paymentPayload: { x402Version: 2, accepted: requirements, payload: created.payload },
     paymentRequirements: requirements,
   };
+}
+
+/** A merchant's address whose USDC account exists (empty), so a payment to it can land. */
+export async function newMerchant(local: LocalSolana): Promise<Address> {
+  const payTo = (await generateKeyPairSigner()).address;
+  await local.cluster.fundToken({ mint: local.usdc, owner: payTo, amount: 0n });
+  return payTo;
+}
+
+/** v2 requirements for `amount` of the cluster's USDC to `payTo`, through `f`'s fee payer. */
+export const svmRequirements = (
+  local: LocalSolana,
+  f: Pick<SolanaFacilitator, "feePayer">,
+  payTo: string,
+  amount = "10000",
+): SvmRequirements => ({
+  scheme: "exact",
+  network: local.caip2,
+  amount,
+  asset: local.usdc,
+  payTo,
+  maxTimeoutSeconds: 60,
+  extra: { feePayer: f.feePayer.address },
+});
+
+/** A funded buyer's payment of 10000 units to a new merchant, as the official client signs it. */
+export async function newSvmPayment(local: LocalSolana, f: Pick<SolanaFacilitator, "feePayer">) {
+  const payTo = await newMerchant(local);
+  const buyer = await fundedBuyer(local, { usdc: 1_000_000n });
+  const body = await officialPayment(local, buyer.signer, svmRequirements(local, f, payTo));
+  return { payTo, buyer, body };
 }
