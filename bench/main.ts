@@ -5,7 +5,8 @@
 // 200 payments with 50 in flight, with one relayer key and with two. Prints one table with the
 // ratios and appends a JSON line per run to bench/results.jsonl. Then, on the same chain, the
 // rate-limit isolation scenario (bench/rate-limit-isolation.ts) and the settlement throughput
-// scenario (bench/settlement.ts). BENCH_SCENARIO picks some of them (comma-separated; all by default).
+// scenario (bench/settlement.ts), and /verify with the discovery catalog on against off
+// (bench/discovery.ts). BENCH_SCENARIO picks some of them (comma-separated; all by default).
 import { appendFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { createWalletClient, erc20Abi, http, maxUint256, parseEther, parseUnits, type Hex } from "viem";
@@ -22,6 +23,7 @@ import { firstLine, freePort, ourEnv, startProcess, waitForHttp, type Proc, OUR_
 import { run, type RunFigures } from "./load.js";
 import { rateLimitIsolation } from "./rate-limit-isolation.js";
 import { settlementThroughput } from "./settlement.js";
+import { discoveryOverhead } from "./discovery.js";
 
 const env = process.env;
 const VERIFY_SECONDS = Number(env.BENCH_VERIFY_SECONDS ?? 10);
@@ -33,7 +35,7 @@ const SETTLEMENTS = Number(env.BENCH_SETTLEMENTS ?? 200);
 const IN_FLIGHT = Number(env.BENCH_SETTLE_INFLIGHT ?? 50);
 const PRICE = 1_000n;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
-const SCENARIOS = ["peer", "rate-limit-isolation", "settlement"] as const;
+const SCENARIOS = ["peer", "rate-limit-isolation", "settlement", "discovery"] as const;
 const selected = (env.BENCH_SCENARIO ?? SCENARIOS.join(","))
   .split(",")
   .map((s) => s.trim())
@@ -112,6 +114,7 @@ async function main() {
         payloads: PAYLOADS,
       });
     if (runs("settlement")) await settlementThroughput({ rpcUrl: anvil.rpcUrl, databaseUrl, token: usdc.address, sign });
+    if (runs("discovery")) await discoveryOverhead({ rpcUrl: anvil.rpcUrl, databaseUrl, sign, payloads: PAYLOADS });
   } finally {
     await anvil.stop();
   }

@@ -13,6 +13,9 @@ import { metricsRoute } from "./http/routes/metrics.js";
 import { registerOpenApi } from "./http/openapi/plugin.js";
 import { APP_VERSION } from "./version.js";
 import { webhooksRoute } from "./http/routes/webhooks.js";
+import { discoveryAdminRoute, discoveryRoute } from "./http/routes/discovery.js";
+import type { CatalogStore } from "./discovery/catalog-store.js";
+import type { SettlementRow } from "./db/settlements-repo.js";
 import { keysRoute } from "./http/routes/keys.js";
 import { dashboardRoute } from "./http/dashboard/dashboard-route.js";
 import type { OperatorReads } from "./http/dashboard/operator-reads.js";
@@ -57,6 +60,10 @@ export interface AppDeps {
   relayerAddresses(): Promise<string[]>;
   /** Solana fee payers the workers hold (empty when no cluster is enabled). */
   feePayers?(): Promise<string[]>;
+  /** The Bazaar catalog (discovery on): listed at /discovery/*, fed by the settle service. */
+  discovery?: { store: CatalogStore };
+  /** payment-identifier lookups for /verify (/settle does its own through the settle service). */
+  findByPaymentId?: (payer: string, id: string) => Promise<SettlementRow | undefined>;
   readiness: Record<string, ReadinessCheck>;
   /** Serve the API under this path (e.g. /facilitator); health probes stay at the root too. */
   basePath?: string;
@@ -105,8 +112,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const api = async (scope: FastifyInstance) => {
     const metrics = deps.metrics?.api;
     const guard = deps.guard;
-    await scope.register(verifyRoute, { verifier: deps.verifier, payloadSchemaFor: deps.payloadSchemaFor, auth, metrics, guard });
+    await scope.register(verifyRoute, {
+      verifier: deps.verifier,
+      payloadSchemaFor: deps.payloadSchemaFor,
+      auth,
+      metrics,
+      guard,
+      findByPaymentId: deps.findByPaymentId,
+    });
     await scope.register(settleRoute, { settle: deps.settle, payloadSchemaFor: deps.payloadSchemaFor, auth, metrics, guard });
+    // Public, like /supported: agents browse the catalog without a key.
+    if (deps.discovery) await scope.register(discoveryRoute, { store: deps.discovery.store });
     if (deps.metrics) {
       const { registry, apiKey } = deps.metrics;
       await scope.register(metricsRoute, {
@@ -120,6 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (deps.gasSpentToday)
         await scope.register(keysRoute, { policies: deps.apiKeys.map((k) => k.policy), gasSpentToday: deps.gasSpentToday, auth: admin });
       if (deps.webhooks) await scope.register(webhooksRoute, { ...deps.webhooks, auth: admin });
+      if (deps.discovery) await scope.register(discoveryAdminRoute, { store: deps.discovery.store, auth: admin });
       if (deps.operator) {
         const reads = deps.operator;
         await scope.register(operatorRoute, { reads, auth: admin });

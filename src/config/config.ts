@@ -72,6 +72,8 @@ export interface Config {
   webhook: { url?: string; secret?: string; allowPrivate: boolean };
   /** Loaded only by the worker (see loadRelayerKeys): the api never holds them. */
   relayerKeySource: { inline?: string; file?: string };
+  /** The Bazaar catalog: built from payments that declare it, listed at /discovery/*. */
+  discovery: { enabled: boolean; maxAgeDays: number };
   /** Solana fee payer keys, loaded only by the worker (see loadFeePayerKeys). */
   feePayerKeySource: { inline?: string; file?: string };
 }
@@ -196,6 +198,8 @@ const baseSchema = z.object({
     .optional(),
   METRICS_API_KEY: z.string().min(16, "at least 16 characters").optional(),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  DISCOVERY: z.enum(["0", "1"]).default("1"),
+  DISCOVERY_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
 function firstIssue(error: z.ZodError): { path: string; message: string } {
@@ -333,5 +337,6 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     workerMetricsPort: e.WORKER_METRICS_PORT,
     relayerKeySource: { inline: env.RELAYER_PRIVATE_KEY, file: env.RELAYER_PRIVATE_KEY_FILE },
     feePayerKeySource: { inline: env.SOLANA_FEE_PAYER_KEY, file: env.SOLANA_FEE_PAYER_KEY_FILE },
+    discovery: { enabled: e.DISCOVERY === "1", maxAgeDays: e.DISCOVERY_MAX_AGE_DAYS },
   });
 }

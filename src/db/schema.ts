@@ -62,6 +62,8 @@ export const settlements = pgTable(
     paymentKey: text("payment_key").notNull(),
     /** Null: the authorized `value` is what is charged. */
     chargedAmount: numeric("charged_amount", { precision: 78, scale: 0 }),
+    /** The client's idempotency key (payment-identifier extension), unique per payer (migrations/0007). */
+    paymentId: text("payment_id"),
     /** The method's own fields beyond the common columns. */
     payload: jsonb("payload").$type<Record<string, unknown>>(),
     state: text("state").$type<SettlementState>().notNull().default("received"),

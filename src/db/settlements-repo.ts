@@ -188,6 +188,17 @@ export function createSettlementsRepo(db: Db) {
       return (await repo.findByKeys([key]))[0];
     },
 
+    /** The payment a payer's own idempotency key (payment-identifier) names, if any. */
+    async findByPaymentId(payer: string, paymentId: string): Promise<SettlementRow | undefined> {
+      const [row] = await guardDb("settlement by payment id", () =>
+        db
+          .select()
+          .from(settlements)
+          .where(and(eq(settlements.payer, payer), eq(settlements.paymentId, paymentId))),
+      );
+      return row;
+    },
+
     async findById(id: string): Promise<SettlementRow | undefined> {
       return (await repo.findMany([id]))[0];
     },

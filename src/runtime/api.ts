@@ -30,6 +30,8 @@ import { createOperatorReads } from "../http/dashboard/operator-reads.js";
 import { createFeePayerRegistry } from "../db/fee-payers.js";
 import { assertSvmClusters } from "../svm/cluster-check.js";
 import { feePayerFunds } from "../svm/fee-payer-funds.js";
+import { createCatalogStore } from "../discovery/catalog-store.js";
+import { createCatalogWriter } from "../discovery/catalog-writer.js";
 
 /** How stale the api's list of relayer keys may be (a new worker's keys show up this late). */
 const RELAYER_LIST_TTL_MS = 5_000;
@@ -100,8 +102,12 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     findByKey: batchLookups(repo.findByKeys),
     findById: batchLookups(repo.findMany),
     takeSuccessAnswer: batchLookups(repo.takeSuccessAnswers),
+    findByPaymentId: repo.findByPaymentId,
   };
+  const catalogStore = config.discovery.enabled ? createCatalogStore(database.db, { maxAgeDays: config.discovery.maxAgeDays }) : undefined;
+  const catalogWriter = catalogStore ? createCatalogWriter(catalogStore, logger) : undefined;
   const settle = createSettleService({
+    onPaid: catalogWriter ? (req, apiKeyId) => catalogWriter.record(req, apiKeyId) : undefined,
     networks: chains,
     methods,
     verifier,
@@ -147,7 +153,10 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
         svmNetworks: config.svmNetworks,
         feePayers: config.svmNetworks.length ? await feePayers() : [],
       }),
-    extensions: methods.extensions(),
+    // bazaar only while the catalog is kept; payment-identifier always (the ledger honours it).
+    extensions: [...methods.extensions(), ...(catalogStore ? ["bazaar"] : []), "payment-identifier"],
+    discovery: catalogStore ? { store: catalogStore } : undefined,
+    findByPaymentId: repo.findByPaymentId,
     payloadSchemaFor: methods.payloadSchemaFor,
     verifier,
     settle,
@@ -200,6 +209,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
       const idleSweep = setInterval(() => app.server.closeIdleConnections(), 100);
       await app.close().finally(() => clearInterval(idleSweep));
       await recovery.close();
+      await catalogWriter?.close();
       screening?.close();
       await queue.close();
       redis.disconnect();

@@ -12,6 +12,7 @@ import { answerFromRow, failure, isDecided, type SettleResponse } from "./answer
 import type { SettlementWaiter } from "./waiter.js";
 import type { KeyPolicy } from "../policy/api-keys.js";
 import type { Guard, Refusal } from "../policy/guard.js";
+import { judgePaymentId, paymentIdOf } from "./payment-identifier.js";
 
 export const Duplicate = "duplicate_settlement";
 /** A queue that went away after the claim must not hold the request: the reconciler enqueues later. */
@@ -29,7 +30,7 @@ export interface SettleServiceDeps {
   networks: NetworkLookup;
   methods: MethodRegistry;
   verifier: Verifier;
-  repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "takeSuccessAnswer">;
+  repo: Pick<SettlementsRepo, "claim" | "findByKey" | "findById" | "takeSuccessAnswer" | "findByPaymentId">;
   waiter: SettlementWaiter;
   enqueue(id: string): Promise<void>;
   /**
@@ -49,6 +50,11 @@ export interface SettleServiceDeps {
   logger: Logger;
   /** Policy, budgets and screening, checked before anything is verified. */
   guard?: Pick<Guard, "check">;
+  /**
+   * Told of a payment the first time its success is answered, when it moved money (not an upto
+   * charge of 0, not a replay): the Bazaar catalog's only feed, so nobody rewrites it for free.
+   */
+  onPaid?: (req: FacilitatorRequest, apiKeyId?: string) => void;
 }
 
 /** Key-order independent hash of the request: identical retries match it, any change does not. */
@@ -76,6 +82,7 @@ export function createSettleService(deps: SettleServiceDeps) {
   const answerable = (row: SettlementRow, elapsedMs: number) => isDecided(row) || (elapsedMs >= deps.settleWaitMs && !!row.latestTx);
 
   async function answerClaimed(
+    req: FacilitatorRequest,
     row: SettlementRow,
     hash: string,
     payer: string,
@@ -112,8 +119,14 @@ export function createSettleService(deps: SettleServiceDeps) {
     const answer = answerFromRow(latest, payer, network);
     // One payment, one delivery: the middleware serves the resource on success, so only one
     // request ever hears it. A retry after "settlement_pending" is that one; a replayed header
-    // (or a concurrent copy) hears what the chain would say about a spent authorization.
-    if (answer.success && !(await repo.takeSuccessAnswer(row.id))) {
+    // (or a concurrent copy) hears what the chain would say about a spent authorization. A
+    // request carrying a payment identifier asked for idempotency instead: it hears the stored
+    // answer every time (its id, not our once-only answer, is what its server dedupes on).
+    const idempotent = paymentIdOf(req).id !== undefined;
+    const first = answer.success && (await repo.takeSuccessAnswer(row.id));
+    // The first success of a payment that moved money, once: what the catalog is fed with.
+    if (first && answer.transaction) deps.onPaid?.(req, apiKeyId);
+    if (answer.success && !first && !idempotent) {
       return {
         ...failure(
           deps.methods.forRow(row).settlement.usedReason,
@@ -152,9 +165,15 @@ export function createSettleService(deps: SettleServiceDeps) {
     const { payer, network, key } = method.facts(req, deps.networks);
     const hash = requestHash(req);
 
+    // The client's own idempotency key first: the same id for another request is a conflict.
+    const byId = await judgePaymentId(req, payer, hash, repo.findByPaymentId);
+    if (byId.kind === "refused") return failure(byId.reason, payer, network, byId.message);
+    if (byId.kind === "known") return answerClaimed(req, byId.row, hash, payer, network, ctx.apiKeyId);
+    const paymentId = byId.kind === "new" ? byId.id : undefined;
+
     // A known payment is answered from the ledger, without touching the chain.
     const known = key && (await repo.findByKey(key));
-    if (known) return answerClaimed(known, hash, payer, network, ctx.apiKeyId);
+    if (known) return answerClaimed(req, known, hash, payer, network, ctx.apiKeyId);
 
     const refused = await deps.guard?.check(req, { policy: ctx.policy, settling: true });
     if (refused) {
@@ -167,7 +186,7 @@ export function createSettleService(deps: SettleServiceDeps) {
       // A concurrent request may have claimed and spent this authorization while it was verified:
       // then the chain refuses it because it is paid, and the row, not the refusal, is the answer.
       const claimedMeanwhile = key && (await repo.findByKey(key));
-      if (claimedMeanwhile) return answerClaimed(claimedMeanwhile, hash, payer, network, ctx.apiKeyId);
+      if (claimedMeanwhile) return answerClaimed(req, claimedMeanwhile, hash, payer, network, ctx.apiKeyId);
       return failure(verdict.invalidReason!, payer, network, verdict.invalidMessage);
     }
     if (deps.queueReady && !deps.queueReady())
@@ -183,17 +202,22 @@ export function createSettleService(deps: SettleServiceDeps) {
       x402Version: req.version,
       requestNetwork: network,
       apiKeyId: ctx.apiKeyId,
+      paymentId,
       // Born queued: the worker may take it the moment it exists, and a row whose job is lost
       // (Redis down) is enqueued again by the reconciler.
       ...(nothingToCharge ? { state: "confirmed" as const, settledBy: "self" as const } : { state: "queued" as const }),
     });
     if (!row) {
       const winner = await repo.findByKey({ chainId: entry.chainId, key: entry.paymentKey });
-      if (!winner) throw new Error("claim lost to a row that cannot be read back");
-      return answerClaimed(winner, hash, payer, network, ctx.apiKeyId);
+      if (winner) return answerClaimed(req, winner, hash, payer, network, ctx.apiKeyId);
+      // Not this authorization: a concurrent request took the same payment id first.
+      const raced = paymentId ? await judgePaymentId(req, payer, hash, repo.findByPaymentId) : undefined;
+      if (raced?.kind === "refused") return failure(raced.reason, payer, network, raced.message);
+      if (raced?.kind === "known") return answerClaimed(req, raced.row, hash, payer, network, ctx.apiKeyId);
+      throw new Error("claim lost to a row that cannot be read back");
     }
     logger.info({ settlementId: row.id, payer: row.payer, network }, "settlement claimed");
-    if (nothingToCharge) return answerClaimed(row, hash, payer, network, ctx.apiKeyId);
+    if (nothingToCharge) return answerClaimed(req, row, hash, payer, network, ctx.apiKeyId);
     try {
       await withDeadline(deps.enqueue(row.id), ENQUEUE_WAIT_MS, "enqueue");
       logger.debug({ settlementId: row.id }, "enqueued");
@@ -201,7 +225,7 @@ export function createSettleService(deps: SettleServiceDeps) {
       // The row is safe in Postgres; the worker's reconciler enqueues it when Redis is back.
       logger.warn({ err, settlementId: row.id }, "enqueue failed; left for the reconciler");
     }
-    return answerClaimed(row, hash, payer, network, ctx.apiKeyId);
+    return answerClaimed(req, row, hash, payer, network, ctx.apiKeyId);
   };
 }
 

@@ -41,6 +41,7 @@ export async function registerOpenApi(app: FastifyInstance, o: { basePath?: stri
         { name: "x402", description: "The facilitator protocol, for resource servers and their middleware" },
         { name: "operator", description: "Operators' view of the ledger and the process (admin key)" },
         { name: "webhooks", description: "Signed pushes of settlement events (Standard Webhooks)" },
+        { name: "discovery", description: "The Bazaar catalog of resources paid through this facilitator, and its controls (admin key)" },
         { name: "health", description: "Probes for orchestrators and load balancers" },
         { name: "dashboard", description: "The read-only operator page (HTML; admin key, then a session cookie)" },
       ],

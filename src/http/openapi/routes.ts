@@ -7,6 +7,7 @@ import { noQuery, statsQuery } from "../dashboard/operator-routes.js";
 import { authQuery, listQuery } from "../routes/settlements.js";
 import { createBody, deliveriesQuery } from "../routes/webhooks.js";
 import { facilitatorBodySchema } from "./facilitator-body.js";
+import { DISCOVERY_DOCS } from "./discovery-docs.js";
 import { jsonSchema } from "./json-schema.js";
 import * as R from "./resources.js";
 
@@ -306,4 +307,5 @@ export const ROUTE_DOCS: Record<string, Doc> = {
     summary: "This document",
     response: { 200: { description: "OpenAPI 3.1", type: "object", additionalProperties: true } },
   },
+  ...DISCOVERY_DOCS,
 };

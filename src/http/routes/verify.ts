@@ -4,6 +4,9 @@ import type { Guard } from "../../policy/guard.js";
 import type { Verifier } from "../../schemes/scheme.js";
 import { Reason } from "../../x402/reasons.js";
 import { parseFacilitatorRequest, type PayloadSchemaFor } from "../../x402/wire.js";
+import type { SettlementRow } from "../../db/settlements-repo.js";
+import { judgePaymentId } from "../../settle/payment-identifier.js";
+import { requestHash } from "../../settle/settle-service.js";
 import { errorResponseSchema, verifyResponseSchema } from "../response-schemas.js";
 
 export interface VerifyRouteDeps {
@@ -12,6 +15,8 @@ export interface VerifyRouteDeps {
   auth?: preHandlerAsyncHookHandler;
   metrics?: ApiMetrics;
   guard?: Guard;
+  /** payment-identifier: an id already used for a different payment makes this one invalid. */
+  findByPaymentId?: (payer: string, id: string) => Promise<SettlementRow | undefined>;
 }
 
 export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): Promise<void> {
@@ -33,12 +38,16 @@ export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): 
         });
       }
       const refused = await deps.guard?.check(parsed.value, { policy: req.keyPolicy, settling: false });
-      const out = refused
+      let out = refused
         ? { isValid: false, invalidReason: refused.reason, invalidMessage: refused.message, payer: deps.guard!.payerOf(parsed.value) }
         : await deps.verifier(parsed.value, { checkLedger: true }).catch((err: unknown) => {
             observe("error");
             throw err;
           });
+      if (out.isValid && deps.findByPaymentId) {
+        const byId = await judgePaymentId(parsed.value, out.payer, requestHash(parsed.value), deps.findByPaymentId);
+        if (byId.kind === "refused") out = { isValid: false, invalidReason: byId.reason, invalidMessage: byId.message, payer: out.payer };
+      }
       observe(out.isValid ? "valid" : "invalid", out.invalidReason);
       if (!out.isValid) deps.guard?.charge(out.payer, out.invalidReason);
       // debug, not info: a verify line per paid request would dominate the log at full load
