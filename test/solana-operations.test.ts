@@ -82,3 +82,19 @@ describe("Solana in operation", () => {
     expect(await local.cluster.tokenBalance(local.usdc, payTo)).toBe(10_000n);
   });
 });
+
+describe("Solana under load", () => {
+  it("40 different payments at once: every one settles exactly once, each merchant paid exactly", async () => {
+    fac = await startSolanaFacilitator(local);
+    const payments = await Promise.all(Array.from({ length: 40 }, () => newSvmPayment(local, fac!)));
+    const answers = await Promise.all(payments.map((p) => fac!.post("/settle", p.body)));
+    expect(answers.map((a) => a.json.success)).toEqual(payments.map(() => true));
+    expect(new Set(answers.map((a) => a.json.transaction)).size).toBe(40);
+    for (const p of payments) {
+      expect(await local.cluster.tokenBalance(local.usdc, p.payTo)).toBe(10_000n);
+      expect(await local.cluster.tokenBalance(local.usdc, p.buyer.address)).toBe(990_000n);
+    }
+    const rows = await fac.sql`select state, count(*)::int as n from settlements group by state`;
+    expect(rows).toEqual([{ state: "confirmed", n: 40 }]);
+  });
+});
