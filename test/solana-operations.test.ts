@@ -94,7 +94,9 @@ describe("Solana under load", () => {
       expect(await local.cluster.tokenBalance(local.usdc, p.payTo)).toBe(10_000n);
       expect(await local.cluster.tokenBalance(local.usdc, p.buyer.address)).toBe(990_000n);
     }
-    const rows = await fac.sql`select state, count(*)::int as n from settlements group by state`;
-    expect(rows).toEqual([{ state: "confirmed", n: 40 }]);
+    // Success is answered once each transfer is committed (mined); confirmed follows a moment later.
+    await expect
+      .poll(async () => [...(await fac!.sql`select state, count(*)::int as n from settlements group by state`)], { timeout: 15_000 })
+      .toEqual([{ state: "confirmed", n: 40 }]);
   });
 });

@@ -63,6 +63,8 @@ describe("Solana exact", () => {
     // Two signatures (fee payer and buyer) and 20,000 units at 1 micro-lamport: 10,001 lamports.
     expect(feePayerBefore - (await local.cluster.solBalance(fac.feePayer.address))).toBe(10_001n);
 
+    // Success is answered once the transfer is committed (mined); confirmed follows a moment later.
+    await expect.poll(async () => (await fac!.sql`select state from settlements`)[0]?.state, { timeout: 10_000 }).toBe("confirmed");
     const [row] = await fac.sql`select state, latest_tx, settled_tx, chain_id from settlements`;
     expect(row).toMatchObject({
       state: "confirmed",

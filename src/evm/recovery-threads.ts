@@ -44,6 +44,8 @@ try {
   const { keccak_256 } = require(workerData.nobleSha3);
   keccak256 = (data) => Buffer.from(keccak_256(data));
 }
+// Loaded: from here on the thread may be terminated safely (see settled() below).
+parentPort.postMessage({ ready: true });
 parentPort.on("message", ({ id, input }) => {
   const src = Buffer.from(input);
   const n = src.length / ${IN};
@@ -104,6 +106,31 @@ interface Lane {
   inFlight: Map<number, Ask[]>;
   load: number;
   answered: boolean;
+  /** Resolves once the thread has loaded its native modules, or has exited. */
+  settled: Promise<void>;
+}
+
+/** Longest close() waits for a thread still loading its native modules. */
+const SETTLE_WAIT_MS = 5_000;
+
+/**
+ * When a thread may be terminated: once it said it is loaded, or once it is gone. Terminating a
+ * thread while it loads a native addon (the keccak sponge) makes Node abort the whole process
+ * (a fatal N-API error in the addon's init), so close() waits for this first.
+ */
+function settled(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onMessage = (m: unknown) => {
+      if ((m as { ready?: boolean } | null)?.ready) done();
+    };
+    const done = () => {
+      worker.off("message", onMessage);
+      worker.off("exit", done);
+      resolve();
+    };
+    worker.on("message", onMessage);
+    worker.once("exit", done);
+  });
 }
 
 // A buffer of its own (never a slice of Node's pool): it is transferred, which detaches it.
@@ -137,7 +164,7 @@ export function createRecoveryThreads(threads: number, opts: RecoveryThreadOptio
     const worker = startThread();
     // The api's servers keep the process alive; a forgotten close() must not.
     worker.unref();
-    const lane: Lane = { worker, inFlight: new Map(), load: 0, answered: false };
+    const lane: Lane = { worker, inFlight: new Map(), load: 0, answered: false, settled: settled(worker) };
     worker.on("message", ({ id, output }: { id: number; output: ArrayBuffer }) => {
       const asks = lane.inFlight.get(id);
       if (!asks) return;
@@ -187,7 +214,14 @@ export function createRecoveryThreads(threads: number, opts: RecoveryThreadOptio
     },
     async close() {
       closing = true;
-      await Promise.all(lanes.map((l) => l.worker.terminate()));
+      await Promise.all(
+        lanes.map(async (l) => {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([l.settled, new Promise((r) => (timer = setTimeout(r, SETTLE_WAIT_MS)))]);
+          clearTimeout(timer);
+          await l.worker.terminate();
+        }),
+      );
     },
   };
 }

@@ -28,8 +28,7 @@ import { rpcMetrics } from "../metrics/rpc.js";
 import { createWebhookStore } from "../webhooks/store.js";
 import { createOperatorReads } from "../http/dashboard/operator-reads.js";
 import { createFeePayerRegistry } from "../db/fee-payers.js";
-import { assertSvmClusters } from "../svm/cluster-check.js";
-import { feePayerFunds } from "../svm/fee-payer-funds.js";
+import { loadSvm } from "../svm/load.js";
 import { createCatalogStore } from "../discovery/catalog-store.js";
 import { createCatalogWriter } from "../discovery/catalog-writer.js";
 
@@ -51,7 +50,8 @@ export interface RunningApi {
 /** Everything the api needs, built and checked, but not listening. */
 export async function createApi(config: Config, logger: Logger): Promise<Api> {
   await assertChainIds(config.networks, (msg) => logger.warn(msg));
-  await assertSvmClusters(config.svmNetworks, (msg) => logger.warn(msg));
+  const svm = await loadSvm(config.svmNetworks.length > 0);
+  await svm?.assertSvmClusters(config.svmNetworks, (msg) => logger.warn(msg));
   const database = connectDatabase(config.databaseUrl);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on("error", (err) => logger.warn({ err }, "redis connection error"));
@@ -59,11 +59,11 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const ledger = createLedger(database.db, database.sql);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "x402_api_" });
-  const chains = createChains(config.networks, { observe: rpcMetrics(registry), svmNetworks: config.svmNetworks });
+  const chains = createChains(config.networks, { observe: rpcMetrics(registry), svmNetworks: config.svmNetworks, svmRpc: svm?.createSvmRpc });
   const recovery = createRecoveryThreads(config.recoveryThreads, {
     onThreadLost: (err) => logger.error({ err }, "signature recovery thread lost"),
   });
-  const methods = paymentMethods();
+  const methods = paymentMethods(svm ? [svm.svmExact] : []);
   // Workers record their keys in the ledger as they start; an operator may also name them.
   const relayerAddresses = config.relayerAddresses.length
     ? async () => config.relayerAddresses
@@ -139,7 +139,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     readiness[`rpc:${n.name}`] = async () => {
       await chains.svmRpcFor(n).getSlot().send();
     };
-    readiness[`feepayers:${n.name}`] = async () => feePayerFunds(chains.svmRpcFor(n), n, await feePayers());
+    readiness[`feepayers:${n.name}`] = async () => svm!.feePayerFunds(chains.svmRpcFor(n), n, await feePayers());
   }
 
   const queries = createSettlementQueries(database.db);

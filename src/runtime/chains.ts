@@ -9,7 +9,7 @@ import type { RpcObserver } from "../metrics/rpc.js";
 import { scrubUrls } from "../logger.js";
 import type { NetworkLookup } from "../config/config.js";
 import type { EnabledSvmNetwork } from "../config/solana-networks.js";
-import { createSvmRpc, type SvmRpc } from "../svm/rpc.js";
+import type { SvmRpc } from "../svm/rpc.js";
 
 export interface Chains extends NetworkLookup {
   networks: readonly EnabledNetwork[];
@@ -20,14 +20,15 @@ export interface Chains extends NetworkLookup {
 
 export function createChains(
   networks: readonly EnabledNetwork[],
-  opts: { observe?: RpcObserver; svmNetworks?: readonly EnabledSvmNetwork[] } = {},
+  opts: { observe?: RpcObserver; svmNetworks?: readonly EnabledSvmNetwork[]; svmRpc?: (urls: readonly string[]) => SvmRpc } = {},
 ): Chains {
   const clients = new Map(networks.map((n) => [n.chainId, createChainClient(n, { observe: opts.observe })]));
   const v1 = new Map(networks.filter((n) => n.v1).map((n) => [n.name, n]));
   const caip = new Map<string, EnabledNetwork>(networks.map((n) => [n.caip2, n]));
   const svmNetworks = opts.svmNetworks ?? [];
   const svmByName = new Map(svmNetworks.flatMap((n) => [[n.name, n] as const, [n.caip2, n] as const]));
-  const svmRpcs = new Map(svmNetworks.map((n) => [n.name, createSvmRpc(n.rpcUrls)]));
+  if (svmNetworks.length && !opts.svmRpc) throw new Error("Solana clusters are enabled but the Solana side was not loaded");
+  const svmRpcs = new Map(svmNetworks.map((n) => [n.name, opts.svmRpc!(n.rpcUrls)]));
   return {
     networks,
     byV1Name: (name) => v1.get(name),

@@ -29,9 +29,7 @@ import { createWebhookStore } from "../webhooks/store.js";
 import { targetProblem } from "../webhooks/targets.js";
 import { ConfigError } from "../config/config.js";
 import { createFeePayerRegistry } from "../db/fee-payers.js";
-import { assertSvmClusters } from "../svm/cluster-check.js";
-import { loadFeePayerKeys } from "../svm/fee-payer-keys.js";
-import { createSvmSettler, NoFeePayerError } from "../worker/svm-settler.js";
+import { loadSvm } from "../svm/load.js";
 
 /** How often a worker tells the ledger it still holds its fee payers. */
 const FEE_PAYER_REFRESH_MS = 5 * 60_000;
@@ -60,18 +58,19 @@ export interface RunningWorker {
 export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
   // A worker for Solana alone needs no EVM relayer key, and the reverse.
   const accounts = config.networks.length || !config.svmNetworks.length ? loadRelayerKeys(config.relayerKeySource) : [];
-  const feePayers = loadFeePayerKeys(config.feePayerKeySource);
+  const svm = await loadSvm(config.svmNetworks.length > 0);
+  const feePayers = svm ? svm.loadFeePayerKeys(config.feePayerKeySource) : [];
   if (config.svmNetworks.length && !feePayers.length)
     throw new ConfigError(
       "SOLANA_FEE_PAYER_KEY",
       "is required by the worker when a Solana cluster is enabled (or set SOLANA_FEE_PAYER_KEY_FILE)",
     );
   await assertChainIds(config.networks, (msg) => logger.warn(msg));
-  await assertSvmClusters(config.svmNetworks, (msg) => logger.warn(msg));
+  await svm?.assertSvmClusters(config.svmNetworks, (msg) => logger.warn(msg));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "x402_worker_" });
   const metrics = workerMetrics(registry);
-  const chains = createChains(config.networks, { observe: rpcMetrics(registry), svmNetworks: config.svmNetworks });
+  const chains = createChains(config.networks, { observe: rpcMetrics(registry), svmNetworks: config.svmNetworks, svmRpc: svm?.createSvmRpc });
   const database = connectDatabase(config.databaseUrl);
   const ledger = createSettlementsRepo(database.db);
   // Every transition the worker makes goes through group commit: concurrent settlements moving
@@ -125,7 +124,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   );
   const settle = createSettler({
     repo,
-    methods: paymentMethods(),
+    methods: paymentMethods(svm ? [svm.svmExact] : []),
     networks: config.networks,
     clientFor: chains.clientFor,
     pool,
@@ -139,8 +138,8 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     receiptTimeoutMs: opts.receiptTimeoutMs,
     metrics,
     gasMeter: createGasMeter(database.db),
-    svmStep: config.svmNetworks.length
-      ? createSvmSettler({
+    svmStep: svm
+      ? svm.createSvmSettler({
           repo,
           networkOf: (chainId) => config.svmNetworks.find((n) => n.ledgerChainId === chainId),
           rpcFor: chains.svmRpcFor,
@@ -181,7 +180,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     },
   );
   worker.on("failed", (job, err) => {
-    const level = err instanceof NoRelayerError || err instanceof NoFeePayerError ? "debug" : "warn";
+    const level = err instanceof NoRelayerError || (svm && err instanceof svm.NoFeePayerError) ? "debug" : "warn";
     logger[level]({ settlementId: job?.id, err }, "settlement job failed; it is retried");
   });
   worker.on("error", (err) => logger.warn({ err }, "worker error"));

@@ -97,6 +97,19 @@ describe("signer recovery threads", () => {
     expect(lost).toEqual([]);
   });
 
+  it("closes right after starting without aborting the process (a thread still loading its addon)", async () => {
+    // Terminating a thread mid-way through loading the native keccak sponge aborts Node; close()
+    // must wait for the thread to be loaded. Repeated, since the window is a few milliseconds.
+    for (let i = 0; i < 60; i++) {
+      const r = createRecoveryThreads(2);
+      // Each round closes a little later, sweeping the moment the thread is inside its addon's init.
+      await new Promise((resolve) => setTimeout(resolve, i % 30));
+      await r.close();
+    }
+    const [c] = await signed(1);
+    expect(recoverSigner(c!.digest, c!.sig)).toBe(c!.address);
+  });
+
   it("runs inline with no threads, and after close", async () => {
     expect(createRecoveryThreads(0)).toBe(inlineRecovery);
     const [c] = await signed(1);

@@ -2,7 +2,7 @@
 // Bodies and queries are the zod schemas the handlers parse with; answers are the zod shapes of
 // resources.ts. A route missing here fails the document test, so none goes undocumented.
 import { z } from "zod";
-import { PAYMENT_METHODS } from "../../schemes/methods.js";
+import { PAYLOAD_SCHEMAS } from "../../schemes/methods.js";
 import { noQuery, statsQuery } from "../dashboard/operator-routes.js";
 import { authQuery, listQuery } from "../routes/settlements.js";
 import { createBody, deliveriesQuery } from "../routes/webhooks.js";
@@ -20,7 +20,7 @@ const unauthorized = error("Missing or unknown bearer key");
 const text = (description: string, mime: string) => ({ description, content: { [mime]: { schema: { type: "string" } } } });
 const uuidParam = (name: string) => jsonSchema(z.object({ [name]: z.uuid() }));
 
-const facilitatorBody = jsonSchema(facilitatorBodySchema(PAYMENT_METHODS));
+const facilitatorBody = jsonSchema(facilitatorBodySchema(PAYLOAD_SCHEMAS));
 const x402 = ["x402"];
 const operator = ["operator"];
 const webhooks = ["webhooks"];

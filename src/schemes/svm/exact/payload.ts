@@ -1,7 +1,8 @@
 // The Solana `exact` payload on the wire: one partially signed transaction, base64.
 import { z } from "zod";
-import { MAX_WIRE_TRANSACTION_BYTES } from "../../../svm/wire-transaction.js";
-
+// The largest wire transaction a cluster takes (a packet); kept here, not imported, so reading
+// the schema (the OpenAPI document does) loads no Solana library.
+const MAX_WIRE_TRANSACTION_BYTES = 1232;
 const MAX_BASE64 = Math.ceil(MAX_WIRE_TRANSACTION_BYTES / 3) * 4;
 
 export const svmExactPayloadSchema = z.strictObject({
