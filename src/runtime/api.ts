@@ -59,7 +59,11 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const ledger = createLedger(database.db, database.sql);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "x402_api_" });
-  const chains = createChains(config.networks, { observe: rpcMetrics(registry), svmNetworks: config.svmNetworks, svmRpc: svm?.createSvmRpc });
+  const chains = createChains(config.networks, {
+    observe: rpcMetrics(registry),
+    svmNetworks: config.svmNetworks,
+    svmRpc: svm?.createSvmRpc,
+  });
   const recovery = createRecoveryThreads(config.recoveryThreads, {
     onThreadLost: (err) => logger.error({ err }, "signature recovery thread lost"),
   });

@@ -70,7 +70,11 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "x402_worker_" });
   const metrics = workerMetrics(registry);
-  const chains = createChains(config.networks, { observe: rpcMetrics(registry), svmNetworks: config.svmNetworks, svmRpc: svm?.createSvmRpc });
+  const chains = createChains(config.networks, {
+    observe: rpcMetrics(registry),
+    svmNetworks: config.svmNetworks,
+    svmRpc: svm?.createSvmRpc,
+  });
   const database = connectDatabase(config.databaseUrl);
   const ledger = createSettlementsRepo(database.db);
   // Every transition the worker makes goes through group commit: concurrent settlements moving
