@@ -39,7 +39,8 @@ export type PaymentIdVerdict =
 export async function judgePaymentId(
   req: FacilitatorRequest,
   payer: string,
-  requestHash: string,
+  /** Asked only when the payment carries an id (hashing the request is not free on the hot path). */
+  requestHash: () => string,
   findByPaymentId: (payer: string, id: string) => Promise<SettlementRow | undefined>,
 ): Promise<PaymentIdVerdict> {
   const { id, problem } = paymentIdOf(req);
@@ -47,7 +48,7 @@ export async function judgePaymentId(
   if (!id) return { kind: "none" };
   const row = await findByPaymentId(ledgerPayer(payer), id);
   if (!row) return { kind: "new", id };
-  if (row.payloadSha256 !== requestHash)
+  if (row.payloadSha256 !== requestHash())
     return {
       kind: "refused",
       reason: PaymentIdReason.conflict,

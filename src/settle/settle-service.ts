@@ -166,7 +166,7 @@ export function createSettleService(deps: SettleServiceDeps) {
     const hash = requestHash(req);
 
     // The client's own idempotency key first: the same id for another request is a conflict.
-    const byId = await judgePaymentId(req, payer, hash, repo.findByPaymentId);
+    const byId = await judgePaymentId(req, payer, () => hash, repo.findByPaymentId);
     if (byId.kind === "refused") return failure(byId.reason, payer, network, byId.message);
     if (byId.kind === "known") return answerClaimed(req, byId.row, hash, payer, network, ctx.apiKeyId);
     const paymentId = byId.kind === "new" ? byId.id : undefined;
@@ -211,7 +211,7 @@ export function createSettleService(deps: SettleServiceDeps) {
       const winner = await repo.findByKey({ chainId: entry.chainId, key: entry.paymentKey });
       if (winner) return answerClaimed(req, winner, hash, payer, network, ctx.apiKeyId);
       // Not this authorization: a concurrent request took the same payment id first.
-      const raced = paymentId ? await judgePaymentId(req, payer, hash, repo.findByPaymentId) : undefined;
+      const raced = paymentId ? await judgePaymentId(req, payer, () => hash, repo.findByPaymentId) : undefined;
       if (raced?.kind === "refused") return failure(raced.reason, payer, network, raced.message);
       if (raced?.kind === "known") return answerClaimed(req, raced.row, hash, payer, network, ctx.apiKeyId);
       throw new Error("claim lost to a row that cannot be read back");

@@ -84,21 +84,25 @@ export function createSvmSettler(deps: SvmSettlerDeps) {
   const end = (row: SettlementRow, to: "failed" | "expired", reason: string, message: string) =>
     repo.transition({ id: row.id, from: row.state, version: row.version, to, patch: { errorReason: reason, errorMessage: message } });
 
+  /** The row's transaction judged against the row (undefined: it does not decompile). */
+  async function layoutOf(row: SettlementRow, net: EnabledSvmNetwork, signed: Signed) {
+    const instructions = decompiled(signed.tx.message);
+    if (!instructions) return undefined;
+    return checkLayout(instructions, {
+      network: net,
+      asset: row.asset,
+      payTo: row.payTo,
+      amount: BigInt(row.value),
+      feePayers: [signed.feePayer],
+    });
+  }
+
   /** queued → signed: judged once more against the cluster, then the id committed before any send. */
   async function sign(row: SettlementRow, net: EnabledSvmNetwork, rpc: SvmRpc) {
     const signed = signedOf(row);
     if (!(await blockhashAlive(rpc, row)))
       return end(row, "expired", SvmReason.blockhashExpired, "the blockhash expired before it could be sent");
-    const instructions = decompiled(signed.tx.message);
-    const layout = instructions
-      ? await checkLayout(instructions, {
-          network: net,
-          asset: row.asset,
-          payTo: row.payTo,
-          amount: BigInt(row.value),
-          feePayers: [signed.feePayer],
-        })
-      : undefined;
+    const layout = await layoutOf(row, net, signed);
     // Never sign anything but the verified transfer, whatever reached the ledger.
     if (!layout || "reason" in layout)
       return end(row, "failed", layout?.reason ?? SvmReason.couldNotBeDecoded, layout?.message ?? "not the transfer that was verified");
@@ -182,16 +186,7 @@ export function createSvmSettler(deps: SvmSettlerDeps) {
     err: unknown,
     landed: { blockNumber: bigint; settledTx: string },
   ) {
-    const instructions = decompiled(signed.tx.message);
-    const layout = instructions
-      ? await checkLayout(instructions, {
-          network: net,
-          asset: row.asset,
-          payTo: row.payTo,
-          amount: BigInt(row.value),
-          feePayers: [signed.feePayer],
-        })
-      : undefined;
+    const layout = await layoutOf(row, net, signed);
     const fee = layout && "layout" in layout ? feeLamports(signed.tx, layout.layout.computeUnits, layout.layout.microLamports) : undefined;
     const detail = { feeLamports: fee?.toString(), slot: landed.blockNumber.toString() };
     const next = err

@@ -45,7 +45,7 @@ export async function verifyRoute(app: FastifyInstance, deps: VerifyRouteDeps): 
             throw err;
           });
       if (out.isValid && deps.findByPaymentId) {
-        const byId = await judgePaymentId(parsed.value, out.payer, requestHash(parsed.value), deps.findByPaymentId);
+        const byId = await judgePaymentId(parsed.value, out.payer, () => requestHash(parsed.value), deps.findByPaymentId);
         if (byId.kind === "refused") out = { isValid: false, invalidReason: byId.reason, invalidMessage: byId.message, payer: out.payer };
       }
       observe(out.isValid ? "valid" : "invalid", out.invalidReason);
