@@ -3,9 +3,9 @@
 // format), several separated by whitespace or commas. Signing is Ed25519 through node:crypto,
 // deterministic, so a crashed worker signs the same transaction to the same signature again.
 // Errors name the variable and the key's position, never the key.
-import { readFileSync } from "node:fs";
 import { createPrivateKey, createPublicKey, randomBytes, sign, type KeyObject } from "node:crypto";
 import { ConfigError, type Config } from "../config/config.js";
+import { readKeySource } from "../config/key-source.js";
 import { fromBase58, toBase58 } from "./wire-transaction.js";
 
 export interface FeePayer {
@@ -44,16 +44,7 @@ function parseKey(token: string): Uint8Array {
 }
 
 export function loadFeePayerKeys(source: Config["feePayerKeySource"]): FeePayer[] {
-  let variable = "SOLANA_FEE_PAYER_KEY";
-  let text = source.inline;
-  if (!text && source.file) {
-    variable = "SOLANA_FEE_PAYER_KEY_FILE";
-    try {
-      text = readFileSync(source.file, "utf8");
-    } catch (err) {
-      throw new ConfigError(variable, `cannot read the key file (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-    }
-  }
+  const { variable, text } = readKeySource(source, "SOLANA_FEE_PAYER_KEY");
   if (!text) return [];
   const tokens = text.match(/\[[^\]]*\]|[^\s,[\]]+/g) ?? [];
   const payers = tokens.map((t, i) => {

@@ -1,22 +1,13 @@
 // Loads the relayer keys (worker only). Keys come from RELAYER_PRIVATE_KEY or from the file
 // named by RELAYER_PRIVATE_KEY_FILE, comma- or newline-separated. Errors name the variable,
 // never the key.
-import { readFileSync } from "node:fs";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { ConfigError, type Config } from "../config/config.js";
+import { readKeySource } from "../config/key-source.js";
 import { withNativeSigning } from "../evm/native-signing.js";
 
 export function loadRelayerKeys(source: Config["relayerKeySource"]): PrivateKeyAccount[] {
-  let variable = "RELAYER_PRIVATE_KEY";
-  let text = source.inline;
-  if (!text && source.file) {
-    variable = "RELAYER_PRIVATE_KEY_FILE";
-    try {
-      text = readFileSync(source.file, "utf8");
-    } catch (err) {
-      throw new ConfigError(variable, `cannot read the key file (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-    }
-  }
+  const { variable, text } = readKeySource(source, "RELAYER_PRIVATE_KEY");
   if (!text) throw new ConfigError("RELAYER_PRIVATE_KEY", "is required by the worker (or set RELAYER_PRIVATE_KEY_FILE)");
   const keys = text.split(/[\s,]+/).filter(Boolean);
   const accounts = keys.map((k, i) => {
