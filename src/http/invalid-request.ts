@@ -2,6 +2,7 @@
 // its field; and the input shapes several of them share.
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
+import { SVM_ADDRESS } from "../config/solana-networks.js";
 
 export function firstProblem(error: z.ZodError, whole = "(query)"): { field: string; message: string } {
   const issue = error.issues[0]!;
@@ -23,7 +24,10 @@ export const lowerAddress = z
 /** An EVM address (lowercased, as the ledger keeps it) or a base58 Solana one (kept as it is: case matters). */
 export const ledgerAddress = z
   .string()
-  .regex(/^(0x[0-9a-fA-F]{40}|[1-9A-HJ-NP-Za-km-z]{32,44})$/, "must be a 0x-prefixed 20-byte hex address or a base58 Solana address")
+  .refine(
+    (s) => /^0x[0-9a-fA-F]{40}$/.test(s) || SVM_ADDRESS.test(s),
+    "must be a 0x-prefixed 20-byte hex address or a base58 Solana address",
+  )
   .transform((s) => (s.startsWith("0x") ? s.toLowerCase() : s));
 
 /** A page size of 1 to 500, as a query parameter. */

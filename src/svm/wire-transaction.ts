@@ -57,9 +57,3 @@ export const fromBase58 = (text: string): Uint8Array => Uint8Array.from(base58.t
 export function withSignature(tx: Transaction, signer: string, signature: Uint8Array): Transaction {
   return { ...tx, signatures: { ...tx.signatures, [signer]: signature } } as Transaction;
 }
-
-/** The base58 signature that names a transaction on chain: its first (the fee payer's). */
-export function transactionId(tx: Transaction, feePayer: string): string | undefined {
-  const sig = tx.signatures[feePayer as keyof typeof tx.signatures];
-  return sig ? toBase58(sig) : undefined;
-}

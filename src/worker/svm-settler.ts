@@ -160,19 +160,19 @@ export function createSvmSettler(deps: SvmSettlerDeps) {
             return repo.transition({ id: row.id, from: row.state, version: row.version, to: "mined", patch: landed, txHash: signed.id });
           return decide(row, net, signed, status.err, landed);
         }
-      } else {
-        if (expired) return end(row, "expired", SvmReason.blockhashExpired, "the blockhash expired before the transaction landed");
+      } else if (expired) {
+        return end(row, "expired", SvmReason.blockhashExpired, "the blockhash expired before the transaction landed");
+      } else if (Date.now() - lastSend >= RESEND_MS) {
+        // The blockhash is asked about only as often as the transaction is sent again.
         if (!(await blockhashAlive(rpc, row))) {
           expired = true;
           continue;
         }
-        if (Date.now() - lastSend >= RESEND_MS) {
-          lastSend = Date.now();
-          await rpc
-            .sendTransaction(signed.wire as Parameters<SvmRpc["sendTransaction"]>[0], { encoding: "base64", skipPreflight: true })
-            .send()
-            .catch((err: unknown) => logger.debug({ err, settlementId: row.id }, "resend failed"));
-        }
+        lastSend = Date.now();
+        await rpc
+          .sendTransaction(signed.wire as Parameters<SvmRpc["sendTransaction"]>[0], { encoding: "base64", skipPreflight: true })
+          .send()
+          .catch((err: unknown) => logger.debug({ err, settlementId: row.id }, "resend failed"));
       }
       await sleep(POLL_MS);
     }

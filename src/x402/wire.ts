@@ -4,6 +4,9 @@
 // clients keep working.
 import type { Address, Hex } from "viem";
 import { z } from "zod";
+import { isSvmNetworkName, SVM_ADDRESS } from "../config/solana-networks.js";
+
+const EVM_ADDRESS_FULL = /^0x[0-9a-fA-F]{40}$/;
 
 const MAX_UINT256 = (1n << 256n) - 1n;
 /** Largest signature accepted: room for ERC-1271 and ERC-6492 wrappers, far below the body limit. */
@@ -54,7 +57,7 @@ const extraSchema = openObject({ name: shortString.optional(), version: shortStr
  */
 const chainAddress = z
   .string()
-  .regex(/^(0x[0-9a-fA-F]{40}|[1-9A-HJ-NP-Za-km-z]{32,44})$/, "must be a 0x-prefixed 20-byte hex address or a base58 Solana address")
+  .refine((s) => EVM_ADDRESS_FULL.test(s) || SVM_ADDRESS.test(s), "must be a 0x-prefixed 20-byte hex address or a base58 Solana address")
   .transform((s) => s as Address);
 
 const requirementsCommon = {
@@ -147,12 +150,11 @@ export function parseFacilitatorRequest(
   return { ok: true, value: parsed.data };
 }
 
-const SOLANA_NETWORK = /^(solana:|solana(-[a-z]+)?$)/;
 const EVM_ADDRESS = /^0x/;
 
 /** A Solana network takes base58 addresses, every other network 0x ones. */
 function addressFamilyProblem(r: { network: string; asset: string; payTo: string }): RequestParseError | undefined {
-  const solana = SOLANA_NETWORK.test(r.network);
+  const solana = isSvmNetworkName(r.network);
   for (const field of ["asset", "payTo"] as const) {
     if (EVM_ADDRESS.test(r[field]) === solana)
       return {

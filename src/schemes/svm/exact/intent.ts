@@ -5,6 +5,7 @@ import type { EnabledSvmNetwork } from "../../../config/solana-networks.js";
 import type { PaymentKey } from "../../../db/schema.js";
 import { decodeWireTransaction, messageHash, type WireTransaction } from "../../../svm/wire-transaction.js";
 import type { FacilitatorRequest } from "../../../x402/wire.js";
+import { TOKEN_2022_PROGRAM, TOKEN_PROGRAM } from "./layout.js";
 
 export interface SvmIntent {
   requestNetwork: string;
@@ -25,7 +26,7 @@ export interface SvmIntent {
   payer: string;
 }
 
-const TOKEN_PROGRAMS = new Set(["TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"]);
+const TOKEN_PROGRAMS = new Set([TOKEN_PROGRAM, TOKEN_2022_PROGRAM]);
 
 /** The authority of the first token-program instruction with the four TransferChecked accounts. */
 function tokenPayer(decoded: WireTransaction | undefined): string {
