@@ -39,7 +39,20 @@ const jsonish = fc.oneof(
 
 const queryText = fc.oneof(
   fc.string(),
-  fc.constantFrom("limit=0", "limit=501", "limit=abc", "status=nope", "payer=0x12", "since=yesterday", "cursor=%%%", "window=7d"),
+  fc.constantFrom(
+    "limit=0",
+    "limit=501",
+    "limit=abc",
+    "status=nope",
+    "payer=0x12",
+    "since=yesterday",
+    "cursor=%%%",
+    "window=7d",
+    "query=a%00b",
+    "scheme=%00",
+    "cursor=MWUxNQ",
+    "type=rpc",
+  ),
 );
 
 async function expectAnswered(res: Response, where: string) {
@@ -89,6 +102,26 @@ it("settlement, stats and key filters: never a 5xx", async () => {
       }
     }),
     { seed: 12, numRuns: 60 },
+  );
+});
+
+it("the Bazaar catalog's listings, search and controls: never a 5xx", async () => {
+  await fc.assert(
+    fc.asyncProperty(queryText, fc.string({ unit: "binary", maxLength: 30 }), async (q, id) => {
+      for (const path of ["/discovery/resources", "/discovery/search", "/discovery/admin/resources"]) {
+        const res = await fetch(`${fac.url}${path}?${q}`, { headers: admin });
+        await expectAnswered(res, `${path}?${q}`);
+      }
+      const at = `/discovery/admin/resources/${encodeURIComponent(id)}`;
+      for (const [method, url] of [
+        ["POST", `${at}/hide`],
+        ["POST", `${at}/unhide`],
+        ["DELETE", at],
+        ["GET", `/settlements/by-tx/${encodeURIComponent(id)}`],
+      ] as const)
+        await expectAnswered(await fetch(`${fac.url}${url}`, { method, headers: admin }), `${method} ${url}`);
+    }),
+    { seed: 14, numRuns: 60 },
   );
 });
 
