@@ -1,10 +1,12 @@
 // SETTLE_BATCH_MAX > 1: claimed settlements share one transaction through Multicall3, and each
 // one's outcome is read from its own logs, so one failing authorization never sinks the others.
-import { createWalletClient, erc20Abi, http, parseUnits } from "viem";
+import { createWalletClient, erc20Abi, http, keccak256, parseUnits } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { MULTICALL3_ADDRESS } from "../src/devnet/multicall3.js";
+import { connectDatabase } from "../src/db/client.js";
+import { createSettlementsRepo } from "../src/db/settlements-repo.js";
 import { relayerNonce, usesOf } from "./support/chain-facts.js";
 import { startFacilitator } from "./support/facilitator.js";
 import { useLab } from "./support/lab.js";
@@ -48,6 +50,24 @@ it("several authorizations settle in one Multicall3 transaction, each proven by 
   const tx = await lab.chain.client.getTransaction({ hash: hash! });
   expect(tx.to?.toLowerCase()).toBe(MULTICALL3_ADDRESS.toLowerCase());
   expect(await relayerNonce(lab.chain, relayer)).toBe(nonceBefore + 1);
+  // The batch's raw bytes are stored once, and every member reads them back whole (a crashed
+  // worker's successor rebroadcasts from any member's record).
+  const stored = await lab.fac!.sql<
+    { id: string; raw: string }[]
+  >`select settlement_id as id, raw_tx as raw from settlement_txs where hash = ${hash!}`;
+  expect(stored).toHaveLength(5);
+  expect(stored.filter((s) => s.raw !== "")).toHaveLength(1);
+  const database = connectDatabase(lab.fac!.env.DATABASE_URL!);
+  try {
+    const repo = createSettlementsRepo(database.db);
+    for (const s of stored) {
+      const [own] = await repo.txsOf(s.id);
+      expect(own!.hash).toBe(hash);
+      expect(keccak256(own!.rawTx as `0x${string}`)).toBe(hash);
+    }
+  } finally {
+    await database.close();
+  }
   for (const p of payments) {
     expect(await usesOf(lab.chain, p.buyer.address, p.authorization.nonce)).toEqual([hash]);
     expect(await lab.chain.balanceOf(p.buyer.address)).toBe(parseUnits("1", 6) - PRICE);

@@ -5,6 +5,7 @@ import { and, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "./client.js";
 import { guardDb } from "./ledger.js";
 import { relayerNonces, settlements, settlementTxs, workers } from "./schema.js";
+import { storedTxColumns } from "./stored-txs.js";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 export type LaneRow = typeof relayerNonces.$inferSelect;
@@ -111,7 +112,7 @@ export function createRelayerLanes(db: Db) {
     async txsAtNonce(chainId: number, address: string, nonce: bigint) {
       return guardDb("txs at nonce", () =>
         db
-          .select()
+          .select(storedTxColumns)
           .from(settlementTxs)
           .where(
             and(

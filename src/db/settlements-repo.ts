@@ -7,6 +7,7 @@ import { guardDb } from "./ledger.js";
 import { lockLane } from "./relayer-lanes.js";
 import { eventFor, writeEvent, writeEvents } from "../webhooks/outbox.js";
 import { casMany } from "./cas-many.js";
+import { oncePerHash, storedTxColumns } from "./stored-txs.js";
 import { relayerNonces, settlementEvents, settlements, settlementTxs, type PaymentKey, type SettlementState } from "./schema.js";
 
 export type SettlementRow = typeof settlements.$inferSelect;
@@ -248,7 +249,7 @@ export function createSettlementsRepo(db: Db) {
 
     async txsOf(id: string): Promise<SettlementTxRow[]> {
       return guardDb("tx lookup", () =>
-        db.select().from(settlementTxs).where(eq(settlementTxs.settlementId, id)).orderBy(settlementTxs.createdAt),
+        db.select(storedTxColumns).from(settlementTxs).where(eq(settlementTxs.settlementId, id)).orderBy(settlementTxs.createdAt),
       );
     },
 
@@ -329,7 +330,7 @@ export function createSettlementsRepo(db: Db) {
             await Promise.all([
               tx
                 .insert(settlementTxs)
-                .values(moves.map((m) => txValues(m.signed, m.t.id, { chainId: relayer.chainId, address, nonce: m.n }))),
+                .values(oncePerHash(moves.map((m) => txValues(m.signed, m.t.id, { chainId: relayer.chainId, address, nonce: m.n })))),
               tx
                 .update(relayerNonces)
                 .set({ nextNonce: nonce, updatedAt: new Date() })
@@ -375,8 +376,10 @@ export function createSettlementsRepo(db: Db) {
           await tx
             .insert(settlementTxs)
             .values(
-              rows.map((row) =>
-                txValues(signed, row.id, { chainId: relayer.chainId, address: row.relayerAddress!, nonce: row.relayerNonce! }),
+              oncePerHash(
+                rows.map((row) =>
+                  txValues(signed, row.id, { chainId: relayer.chainId, address: row.relayerAddress!, nonce: row.relayerNonce! }),
+                ),
               ),
             );
           const next = moved as SettlementRow[];

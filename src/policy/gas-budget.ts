@@ -6,23 +6,38 @@ import type { Db } from "../db/client.js";
 import { guardDb } from "../db/ledger.js";
 
 export function createGasMeter(db: Db) {
-  return {
+  const meter = {
     /** Charges a mined transaction to the keys of the settlements it carried (once per hash). */
     async charge(txHash: string, wei: bigint): Promise<void> {
+      await meter.chargeMany([{ txHash, wei }]);
+    },
+
+    /**
+     * charge for many transactions in one statement: the worker charges the receipts of a block
+     * together (one commit instead of one per transaction). A hash given twice is charged once.
+     */
+    async chargeMany(items: readonly { txHash: string; wei: bigint }[]): Promise<void[]> {
+      const hashes = `{${items.map((i) => i.txHash.toLowerCase()).join(",")}}`;
+      const weis = `{${items.map((i) => i.wei.toString()).join(",")}}`;
       await guardDb("gas charge", () =>
         db.execute(sql`
-          WITH fresh AS (
-            INSERT INTO gas_charges (tx_hash, wei, day) VALUES (${txHash.toLowerCase()}, ${wei.toString()}, (now() AT TIME ZONE 'utc')::date)
-            ON CONFLICT DO NOTHING RETURNING wei, day
+          WITH item AS (
+            SELECT DISTINCT ON (tx_hash) tx_hash, wei FROM unnest(${hashes}::text[], ${weis}::numeric[]) AS x(tx_hash, wei)
+          ), fresh AS (
+            INSERT INTO gas_charges (tx_hash, wei, day) SELECT tx_hash, wei, (now() AT TIME ZONE 'utc')::date FROM item
+            ON CONFLICT DO NOTHING RETURNING tx_hash, wei, day
           ), carried AS (
-            SELECT s.api_key_id FROM settlement_txs t JOIN settlements s ON s.id = t.settlement_id WHERE t.hash = ${txHash.toLowerCase()}
+            SELECT t.hash, s.api_key_id, count(*) OVER (PARTITION BY t.hash) AS n
+            FROM settlement_txs t JOIN settlements s ON s.id = t.settlement_id
+            WHERE t.hash IN (SELECT tx_hash FROM item)
           )
           INSERT INTO api_key_gas (key_id, day, wei)
-          SELECT c.api_key_id, f.day, sum(f.wei / (SELECT count(*) FROM carried)) FROM fresh f, carried c
+          SELECT c.api_key_id, f.day, sum(f.wei / c.n) FROM fresh f JOIN carried c ON c.hash = f.tx_hash
           WHERE c.api_key_id IS NOT NULL
           GROUP BY c.api_key_id, f.day
           ON CONFLICT (key_id, day) DO UPDATE SET wei = api_key_gas.wei + EXCLUDED.wei`),
       );
+      return items.map(() => undefined);
     },
 
     /** Wei one key has spent today (UTC): read fresh, since a budget is checked against it. */
@@ -45,6 +60,7 @@ export function createGasMeter(db: Db) {
       return new Map([...rows].map((r) => [r.key_id, BigInt(r.wei)]));
     },
   };
+  return meter;
 }
 
 export type GasMeter = ReturnType<typeof createGasMeter>;

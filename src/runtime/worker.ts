@@ -18,6 +18,7 @@ import { auditConfirmed } from "../worker/reorg-audit.js";
 import { loadRelayerKeys } from "../worker/relayer-keys.js";
 import { createRelayerPool } from "../worker/relayer-pool.js";
 import { createSettler, NoRelayerError } from "../worker/settler.js";
+import { createSettlementRuns } from "../worker/wakeups.js";
 import { assertChainIds, createChains } from "./chains.js";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { rpcMetrics } from "../metrics/rpc.js";
@@ -47,6 +48,8 @@ export interface WorkerOptions {
   webhookSweepMs?: number;
   /** Tests: a shorter retry schedule than Standard Webhooks' hours. */
   webhookRetryDelaysMs?: readonly number[];
+  /** False: settlements come by BullMQ only, not also on the api's NOTIFY (tests of the queue). */
+  fastPickup?: boolean;
 }
 
 export interface RunningWorker {
@@ -85,6 +88,9 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     findById: batchLookups((ids: string[]) => ledger.findMany(ids)),
   };
   const lanes = createRelayerLanes(database.db);
+  const gasMeter = createGasMeter(database.db);
+  // The receipts of a block are charged together, in one commit.
+  const chargeTogether = groupCommit(gasMeter.chargeMany);
   const owner = `worker-${randomUUID()}`;
   const pollingMs = opts.pollingMs ?? config.blockPollMs;
 
@@ -141,7 +147,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     stopping: () => stopping,
     receiptTimeoutMs: opts.receiptTimeoutMs,
     metrics,
-    gasMeter: createGasMeter(database.db),
+    gasMeter: { charge: (txHash, wei) => chargeTogether({ txHash, wei }) },
     svmStep: svm
       ? svm.createSvmSettler({
           repo,
@@ -166,11 +172,22 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const queue = createSettlementQueue(connection, config.queuePrefix);
   const workerConnection = connection.duplicate();
   workerConnection.on("error", (err) => logger.warn({ err }, "redis connection error"));
+  const concurrency = opts.concurrency ?? config.workerConcurrency;
+  const runs = createSettlementRuns({
+    advance: settle,
+    sql: database.sql,
+    redis: connection,
+    prefix: config.queuePrefix,
+    owner,
+    maxInFlight: concurrency,
+    fast: opts.fastPickup,
+    logger,
+  });
   const worker = new Worker<SettlementJob>(
     SETTLEMENT_QUEUE,
     async (job) => {
       logger.debug({ settlementId: job.data.id, waitedMs: Date.now() - job.timestamp }, "job started");
-      const state = await settle(job.data.id);
+      const state = await runs.fromQueue(job.data.id);
       return { state };
     },
     // A short lock (renewed while the job runs) lets a restarted worker take over a crashed
@@ -178,7 +195,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     {
       connection: workerConnection,
       prefix: config.queuePrefix,
-      concurrency: opts.concurrency ?? config.workerConcurrency,
+      concurrency,
       lockDuration: 10_000,
       stalledInterval: 5_000,
     },
@@ -197,6 +214,8 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   }, opts.auditIntervalMs ?? 10_000);
   auditTimer.unref();
   // At start: pick up whatever a previous run left open (crash, lost jobs, flushed Redis).
+  // Listening first: a settlement claimed during the sweep is heard.
+  await runs.listen().catch((err: unknown) => logger.warn({ err }, "not listening for new settlements; BullMQ brings them"));
   await reconciler.sweep().catch((err: unknown) => logger.warn({ err }, "initial reconciler sweep failed"));
 
   const webhookStore = createWebhookStore(database.db);
@@ -246,6 +265,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
       await refreshing;
       for (const w of watches.values()) w.stop();
       for (const c of clocks.values()) c.stop();
+      await runs.close();
       await worker.close();
       await queue.close();
       await pool.leave().catch(() => undefined);

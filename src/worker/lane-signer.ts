@@ -2,14 +2,15 @@
 // while the previous commit runs goes into the next one, under one lane lock, taking consecutive
 // nonces. With SETTLE_BATCH_MAX above 1 the batchable ones among them are packed, up to that
 // many, into one Multicall3 transaction each, re-simulated once per batch rather than once per
-// settlement: one call of the batch says which members would go through, one estimate prices
-// the batch of those. A member that would fail, or a batch of one, is sent back to be simulated
+// settlement: the gas probe runs the batch once and says which members would go through and
+// what the batch costs. A member that would fail, or a batch of one, is sent back to be simulated
 // and sent alone (ALONE), where its refusal is diagnosed as any single settlement's is.
 import { keccak256, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { groupCommitBy } from "../db/group-commit.js";
 import type { SettlementRow, SignedResult, SignItem } from "../db/settlements-repo.js";
 import type { Call } from "../schemes/scheme.js";
+import { calldataGas, probeGas, STORAGE_FLIP_GAS, TX_BASE_GAS } from "../evm/gas-probe.js";
 import { aggregate3Successes } from "../evm/multicall.js";
 import { isRevert } from "../evm/payment-reads.js";
 import { batchCall } from "./batch-call.js";
@@ -35,8 +36,6 @@ export const ALONE = "alone" as const;
 /** With batching on, how long a lane waits after a quiet spell for settlements to batch together. */
 const BATCH_LINGER_MS = 25;
 
-/** What a storage slot going to or from zero can add between an estimate and inclusion. */
-const STORAGE_FLIP_GAS = 20_000n;
 /** Headroom over an estimate: a 1271 wallet's check may cost more at inclusion time. */
 const withHeadroom = (gas: bigint) => (gas * 5n) / 4n + 10_000n;
 
@@ -80,45 +79,67 @@ export function createLaneSigner(ctx: SettleContext) {
 
   /**
    * The members of a would-be batch that would go through now, and the batch's gas limit; the
-   * others are for ALONE. One eth_call, one estimate and the payers' code for the whole batch.
+   * others are for ALONE. One eth_call: the whole batch run once by the gas probe, which says
+   * what it used and what aggregate3 answered for each member.
    *
-   * The limit is the estimate plus what can change before inclusion, and no more: a block is
-   * filled by its transactions' limits, so a wide margin leaves batches for the next block. For
-   * a payer without code only storage going to or from zero can (about 20,000 gas per payTo);
-   * a contract wallet's check (ERC-1271) may cost more later, so it keeps the wide margin.
+   * The limit is what the batch used plus what can change before inclusion, and no more: a
+   * block is filled by its transactions' limits, so a wide margin leaves batches for the next
+   * block. For a payer without code only storage going to or from zero can (about 20,000 gas
+   * per payTo); a contract wallet's check (ERC-1271) that costs more at inclusion than now runs
+   * out of gas alone, and that member goes back in line (receipts.ts).
    */
   async function simulateBatch(group: LaneRequest[]): Promise<{ going: LaneRequest[]; limit: bigint; alone: LaneRequest[] }> {
     const client = ctx.clientFor(group[0]!.relayer.chainId);
+    const call = batchCall(
+      ctx.methods,
+      group.map((r) => r.row),
+    );
+    let probed: Awaited<ReturnType<typeof probeGas>>;
+    try {
+      probed = await probeGas(client, group[0]!.account.address, [call]);
+    } catch {
+      // A node that does not run the probe (no state overrides): an eth_call and an estimate.
+      return estimateBatch(group);
+    }
+    const ok = probed.used[0] ? aggregate3Successes(probed.results[0]!, group.length) : undefined;
+    if (!ok) return { going: [], limit: 0n, alone: group };
+    const going = group.filter((_, i) => ok[i]);
+    const alone = group.filter((_, i) => !ok[i]);
+    if (going.length < 2) return { going: [], limit: 0n, alone: group };
+    // Measured with every member in; the ones left out only leave room.
+    const used = TX_BASE_GAS + calldataGas(call.data) + probed.used[0]!;
+    const payTos = new Set(going.map((r) => r.row.payTo.toLowerCase()));
+    return { going, limit: used + used / 20n + STORAGE_FLIP_GAS * BigInt(payTos.size) + 10_000n, alone };
+  }
+
+  /** simulateBatch without the probe: one eth_call says which members go, one estimate prices them. */
+  async function estimateBatch(group: LaneRequest[]): Promise<{ going: LaneRequest[]; limit: bigint; alone: LaneRequest[] }> {
+    const client = ctx.clientFor(group[0]!.relayer.chainId);
     const from = group[0]!.account.address;
     try {
-      const call = batchCall(
-        ctx.methods,
-        group.map((r) => r.row),
-      );
-      const { data } = await client.call({ account: from, ...call, blockTag: "latest" });
+      const { data } = await client.call({
+        account: from,
+        ...batchCall(
+          ctx.methods,
+          group.map((r) => r.row),
+        ),
+        blockTag: "latest",
+      });
       const ok = aggregate3Successes((data ?? "0x") as Hex, group.length);
       if (!ok) return { going: [], limit: 0n, alone: group };
       const going = group.filter((_, i) => ok[i]);
       const alone = group.filter((_, i) => !ok[i]);
       if (going.length < 2) return { going: [], limit: 0n, alone: group };
-      const payers = [...new Set(going.map((r) => r.row.payer.toLowerCase()))];
-      const [total, codes] = await Promise.all([
-        client.estimateGas({
-          account: from,
-          ...batchCall(
-            ctx.methods,
-            going.map((r) => r.row),
-          ),
-          blockTag: "latest",
-        }),
-        Promise.all(payers.map((p) => client.getCode({ address: p as Hex }).then((c) => !!c && c !== "0x"))),
-      ]);
-      const wallets = new Set(payers.filter((_, i) => codes[i]));
-      const share = total / BigInt(going.length);
+      const total = await client.estimateGas({
+        account: from,
+        ...batchCall(
+          ctx.methods,
+          going.map((r) => r.row),
+        ),
+        blockTag: "latest",
+      });
       const payTos = new Set(going.map((r) => r.row.payTo.toLowerCase()));
-      const walletMargin = going.filter((r) => wallets.has(r.row.payer.toLowerCase())).reduce((m) => m + share / 4n + 10_000n, 0n);
-      const limit = total + total / 20n + STORAGE_FLIP_GAS * BigInt(payTos.size) + walletMargin + 10_000n;
-      return { going, limit, alone };
+      return { going, limit: total + total / 20n + STORAGE_FLIP_GAS * BigInt(payTos.size) + 10_000n, alone };
     } catch (err) {
       if (!isRevert(err)) throw err;
       return { going: [], limit: 0n, alone: group };

@@ -12,6 +12,7 @@ import { VALID_BEFORE_MARGIN_S } from "../schemes/scheme.js";
 import { Reason } from "../x402/reasons.js";
 import { ALONE, createLaneSigner } from "./lane-signer.js";
 import { createFeeCache, initialFees } from "./fees.js";
+import { createGasProber } from "./gas-prober.js";
 import type { SettleContext } from "./settle-context.js";
 
 /** Thrown when this worker holds no usable relayer lane for the chain: the job is retried. */
@@ -22,6 +23,7 @@ export function createSigning(ctx: SettleContext) {
   const deps = ctx;
   const marketFees = createFeeCache();
   const signOnLane = createLaneSigner(ctx);
+  const probe = createGasProber(ctx.clientFor, logger);
 
   /** Why the chain refuses the transfer right now, as a terminal outcome for the row. */
   async function refusal(row: SettlementRow, client: PublicClient, signature: ClassifiedSignature, searchFromBlock: bigint) {
@@ -73,20 +75,27 @@ export function createSigning(ctx: SettleContext) {
     };
     // A payment that names its sender (upto) is checked against the caller: never batched. A
     // batch candidate is re-simulated with its batch (lane-signer.ts).
-    const batching = (deps.batchMax ?? 1) > 1 && !sender && sideOf(row).batchable(row, signature);
+    const batchable = !sender && sideOf(row).batchable(row, signature);
+    const batching = (deps.batchMax ?? 1) > 1 && batchable;
     let signed = batching ? await signOnLane({ ...request, batchable: true }) : ALONE;
     if (signed === ALONE) {
+      // A call that does not depend on its sender is re-simulated with the others ready now, in
+      // one eth_call (gas-prober.ts); what the probe cannot vouch for is estimated alone.
+      let gas =
+        batchable && !batching
+          ? await probe(net.chainId, { relayer: relayer.address, asset: row.asset, payer: row.payer, payTo: row.payTo, call })
+          : undefined;
       // Estimating the exact call is the re-simulation: it reverts exactly when the transfer
       // would (spent, canceled, drained, blacklisted, paused…).
-      let gas: bigint;
-      try {
-        // Sent back by its batch's simulation: something pending (often the batch itself) is in
-        // its way, so it is judged against the pending block, where that shows.
-        gas = await client.estimateGas({ account: relayer.address, ...call, blockTag: batching ? "pending" : "latest" });
-      } catch (err) {
-        if (!isRevert(err)) throw err;
-        return refusal(row, client, signature, searchFromBlock);
-      }
+      if (gas === undefined)
+        try {
+          // Sent back by its batch's simulation: something pending (often the batch itself) is in
+          // its way, so it is judged against the pending block, where that shows.
+          gas = await client.estimateGas({ account: relayer.address, ...call, blockTag: batching ? "pending" : "latest" });
+        } catch (err) {
+          if (!isRevert(err)) throw err;
+          return refusal(row, client, signature, searchFromBlock);
+        }
       signed = await signOnLane({ ...request, gas, batchable: false });
     }
     if (signed === ALONE) throw new Error("a settlement with its own estimate was sent back unsigned");

@@ -17,6 +17,8 @@ export interface RpcProxy {
   requests: number;
   /** Every JSON-RPC call forwarded (the items of a batch one by one). */
   calls: RpcCall[];
+  /** Forward eth_call without its state overrides, as a node that ignores them would run it. */
+  dropStateOverrides: boolean;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
     mode: "ok",
     requests: 0,
     calls: [],
+    dropStateOverrides: false,
     close: () => new Promise((r) => server.close(() => r())),
   };
   server = createServer(async (req, res) => {
@@ -35,9 +38,15 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     if (proxy.mode === "error500") return res.writeHead(500, { "content-type": "text/plain" }).end("upstream exploded");
+    let body = Buffer.concat(chunks);
     try {
-      const sent = JSON.parse(Buffer.concat(chunks).toString("utf8")) as RpcCall | RpcCall[];
-      proxy.calls.push(...(Array.isArray(sent) ? sent : [sent]).map(({ method, params }) => ({ method, params })));
+      const sent = JSON.parse(body.toString("utf8")) as RpcCall | RpcCall[];
+      const items = Array.isArray(sent) ? sent : [sent];
+      proxy.calls.push(...items.map(({ method, params }) => ({ method, params })));
+      if (proxy.dropStateOverrides) {
+        for (const c of items) if (c.method === "eth_call") c.params = c.params.slice(0, 2);
+        body = Buffer.from(JSON.stringify(sent));
+      }
     } catch {
       // not JSON: forwarded as it is, for the node to refuse
     }
@@ -45,7 +54,7 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
       const upstream = await fetch(target, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: Buffer.concat(chunks),
+        body,
       });
       res.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
     } catch {

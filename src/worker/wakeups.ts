@@ -1,0 +1,129 @@
+// How settlements reach the worker's state machine. The api's claim commits with a NOTIFY
+// ("<id> queued", on the channel its own waiters listen to), and the worker starts on the
+// settlement the moment it hears it, instead of when BullMQ hands over the job a few hundred
+// milliseconds later. BullMQ stays the durable wake-up: its job for a settlement already moving
+// here joins that run (one advance per settlement in a process), and it brings whatever the
+// fast way missed (a notification lost while the connection was down, a worker not running, a
+// crash, a settlement sent back to the queue by a later step).
+//
+// With several workers each hears every notification: one takes the settlement (a Redis key
+// naming it, set only if absent), and the others leave it alone, and their BullMQ job for it
+// too while the taker is alive. Without Redis nothing is taken on the fast way and BullMQ, back
+// with Redis, brings everything; a settlement advanced twice stays exactly once (every
+// transition is a compare-and-set), it only costs work.
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Sql } from "postgres";
+import { NOTIFY_CHANNEL } from "../db/settlements-repo.js";
+
+/** How long a take holds against the other workers' BullMQ jobs (a crashed taker's lapse). */
+const TAKE_MS = 30_000;
+/** A worker's sign of life, renewed at a third of it. */
+const ALIVE_MS = 6_000;
+
+export interface SettlementRuns {
+  /** BullMQ's way in: joins this process's run of the settlement, or starts one when a slot is free. */
+  fromQueue(id: string): Promise<string | undefined>;
+  /** Starts listening; resolves once the LISTEN is in place. */
+  listen(): Promise<void>;
+  /** Stops listening and waits for the runs in flight (call once the worker is stopping). */
+  close(): Promise<void>;
+}
+
+export function createSettlementRuns(o: {
+  advance(id: string): Promise<string | undefined>;
+  sql: Sql;
+  redis: Redis;
+  prefix: string;
+  owner: string;
+  /** Settlements this process moves at once (WORKER_CONCURRENCY). */
+  maxInFlight: number;
+  /** False: BullMQ only (tests of the queue's own recovery). */
+  fast?: boolean;
+  logger: Logger;
+}): SettlementRuns {
+  const inFlight = new Map<string, Promise<string | undefined>>();
+  const slotWaiters: (() => void)[] = [];
+  const takeKey = (id: string) => `${o.prefix}:take:${id}`;
+  const aliveKey = (owner: string) => `${o.prefix}:alive:${owner}`;
+  let heard: string[] = [];
+  let unlisten: (() => Promise<void>) | undefined;
+  let closed = false;
+
+  function start(id: string): Promise<string | undefined> {
+    const run = o.advance(id).finally(() => {
+      inFlight.delete(id);
+      slotWaiters.shift()?.();
+    });
+    inFlight.set(id, run);
+    return run;
+  }
+
+  async function fromQueue(id: string): Promise<string | undefined> {
+    for (;;) {
+      const running = inFlight.get(id);
+      if (running) return running;
+      if (await takenElsewhere(id)) return undefined;
+      if (inFlight.size < o.maxInFlight) return start(id);
+      await new Promise<void>((r) => slotWaiters.push(r));
+    }
+  }
+
+  /** True when another live worker took it on its fast way (Redis trouble: false, settle it here). */
+  async function takenElsewhere(id: string): Promise<boolean> {
+    if (o.fast === false) return false;
+    try {
+      const holder = await o.redis.get(takeKey(id));
+      return !!holder && holder !== o.owner && (await o.redis.exists(aliveKey(holder))) === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async function takeHeard() {
+    const ids = [...new Set(heard)].filter((id) => !inFlight.has(id));
+    heard = [];
+    if (!ids.length || closed) return;
+    let won: string[];
+    try {
+      const pipeline = o.redis.pipeline();
+      for (const id of ids) pipeline.set(takeKey(id), o.owner, "PX", TAKE_MS, "NX");
+      const results = (await pipeline.exec()) ?? [];
+      won = ids.filter((_, i) => results[i]?.[1] === "OK");
+    } catch {
+      return; // BullMQ brings them once Redis is back.
+    }
+    for (const id of won) {
+      // A full process leaves the rest to BullMQ, whose jobs wait for a free slot.
+      if (inFlight.has(id) || inFlight.size >= o.maxInFlight) continue;
+      start(id).catch((err: unknown) => o.logger.debug({ err, settlementId: id }, "settlement run failed; its job retries it"));
+    }
+  }
+
+  let alive: NodeJS.Timeout | undefined;
+  const beat = () => void o.redis.set(aliveKey(o.owner), "1", "PX", ALIVE_MS).catch(() => undefined);
+
+  return {
+    fromQueue,
+    async listen() {
+      if (o.fast === false) return;
+      beat();
+      alive = setInterval(beat, ALIVE_MS / 3);
+      alive.unref();
+      const sub = await o.sql.listen(NOTIFY_CHANNEL, (payload) => {
+        const [id, state] = payload.split(" ");
+        if (state !== "queued" || !id || inFlight.has(id)) return;
+        if (heard.push(id) === 1) setImmediate(() => void takeHeard());
+      });
+      unlisten = () => sub.unlisten();
+    },
+    async close() {
+      closed = true;
+      clearInterval(alive);
+      await unlisten?.().catch(() => undefined);
+      await o.redis.del(aliveKey(o.owner)).catch(() => undefined);
+      // Runs end soon once the worker is stopping (everything they did is stored).
+      await Promise.allSettled([...inFlight.values()]);
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// The worker starts on a settlement when it hears the api's NOTIFY, not only when BullMQ hands it
+// the job (src/worker/wakeups.ts). Shown here: a worker that sees none of the api's jobs (another
+// queue prefix, no reconciler sweep after its first) still settles on the notification alone,
+// and one told to use BullMQ only does not; and with two workers, each holding a relayer key of
+// its own, every settlement is signed by the worker that took it, each authorization used once.
+import { privateKeyToAccount } from "viem/accounts";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { ANVIL_KEYS } from "../src/devnet/anvil.js";
+import { startTestChain, type TestChain } from "./support/chain.js";
+import { usesOf } from "./support/chain-facts.js";
+import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
+import { fundedPayment } from "./support/payments.js";
+
+const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
+const PRICE = 10_000n;
+/** No periodic sweep within a test: only the first one, at the worker's start. */
+const NO_SWEEP = { reconcileIntervalMs: 600_000 };
+
+let chain: TestChain;
+let fac: TestFacilitator;
+
+beforeEach(async () => {
+  chain = await startTestChain();
+  fac = await startFacilitator(chain, { SETTLE_WAIT_MS: "10000", SETTLE_MAX_WAIT_MS: "10000" }, { worker: false });
+});
+
+afterEach(async () => {
+  await fac?.close();
+  await chain?.stop();
+});
+
+it("a worker that never sees the api's BullMQ jobs settles on the notification alone", async () => {
+  await fac.startWorker({ QUEUE_PREFIX: `${fac.env.QUEUE_PREFIX}-elsewhere` }, NO_SWEEP);
+  const payments = await Promise.all(Array.from({ length: 3 }, () => fundedPayment(chain, { payTo, value: PRICE })));
+  const answers = await Promise.all(payments.map((p) => fac.settle(p.body)));
+  answers.forEach((a) => expect(a.json).toMatchObject({ success: true, transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/) }));
+  for (const [i, p] of payments.entries())
+    expect(await usesOf(chain, p.buyer.address, p.authorization.nonce)).toEqual([answers[i]!.json.transaction]);
+});
+
+it("the same worker on BullMQ only leaves them waiting (the test above rests on the notification)", async () => {
+  await fac.startWorker({ QUEUE_PREFIX: `${fac.env.QUEUE_PREFIX}-elsewhere` }, { ...NO_SWEEP, fastPickup: false });
+  const p = await fundedPayment(chain, { payTo, value: PRICE });
+  const answer = await fac.settle(p.body);
+  expect(answer.json).toMatchObject({ success: false, errorReason: "settlement_pending" });
+  const [row] = await fac.sql<{ state: string }[]>`select state from settlements`;
+  expect(row!.state).toBe("queued");
+});
+
+it("two workers: each settlement is signed by the worker that took it, each authorization used once", async () => {
+  await fac.startWorker({ RELAYER_PRIVATE_KEY: ANVIL_KEYS[0] }, NO_SWEEP);
+  await fac.startWorker({ RELAYER_PRIVATE_KEY: ANVIL_KEYS[1] }, NO_SWEEP);
+  const payments = await Promise.all(Array.from({ length: 16 }, () => fundedPayment(chain, { payTo, value: PRICE })));
+  const answers = await Promise.all(payments.map((p) => fac.settle(p.body)));
+  answers.forEach((a) => expect(a.json).toMatchObject({ success: true }));
+  for (const [i, p] of payments.entries())
+    expect(await usesOf(chain, p.buyer.address, p.authorization.nonce)).toEqual([answers[i]!.json.transaction]);
+
+  const rows = await fac.sql<{ id: string; relayer_address: string }[]>`select id, relayer_address from settlements`;
+  const lanes = await fac.sql<{ address: string; lease_owner: string }[]>`select address, lease_owner from relayer_nonces`;
+  const ownerOf = new Map(lanes.map((l) => [l.address.toLowerCase(), l.lease_owner]));
+  expect(new Set(lanes.map((l) => l.lease_owner)).size).toBe(2);
+  const redis = new Redis(fac.env.REDIS_URL!);
+  try {
+    const takers = await Promise.all(rows.map((r) => redis.get(`${fac.env.QUEUE_PREFIX}:take:${r.id}`)));
+    rows.forEach((r, i) => expect(takers[i], `settlement ${r.id}`).toBe(ownerOf.get(r.relayer_address.toLowerCase())));
+  } finally {
+    redis.disconnect();
+  }
+});
