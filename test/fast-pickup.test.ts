@@ -2,7 +2,8 @@
 // the job (src/worker/wakeups.ts). Shown here: a worker that sees none of the api's jobs (another
 // queue prefix, no reconciler sweep after its first) still settles on the notification alone,
 // and one told to use BullMQ only does not; and with two workers, each holding a relayer key of
-// its own, every settlement is signed by the worker that took it, each authorization used once.
+// its own, every settlement is signed by the worker that took it, each authorization used once;
+// and a worker that stops starts nothing new for the settlements waiting for one of its slots.
 import { privateKeyToAccount } from "viem/accounts";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { Redis } from "ioredis";
@@ -68,4 +69,30 @@ it("two workers: each settlement is signed by the worker that took it, each auth
   } finally {
     redis.disconnect();
   }
+});
+
+it("a worker stopping while settlements wait for a free slot starts none of them; the next worker settles each once", async () => {
+  const payments = await Promise.all(Array.from({ length: 3 }, () => fundedPayment(chain, { payTo, value: PRICE })));
+  // No blocks until the test says so: the one settlement that starts waits for its receipt.
+  await chain.test.setAutomine(false);
+  const worker = await fac.startWorker({}, { concurrency: 1 });
+  const answers = Promise.all(payments.map((p) => fac.settle(p.body)));
+  const states = async () => (await fac.sql<{ state: string }[]>`select state from settlements order by state`).map((r) => r.state);
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
+    if ((await states()).join() === "queued,queued,submitted") break;
+  expect(await states()).toEqual(["queued", "queued", "submitted"]);
+
+  const closing = Date.now();
+  await worker.close();
+  expect(Date.now() - closing).toBeLessThan(8_000);
+  expect(await states()).toEqual(["queued", "queued", "submitted"]);
+
+  await chain.test.setAutomine(true);
+  await chain.test.mine({ blocks: 1 });
+  await fac.startWorker({}, { pollingMs: 100 });
+  for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
+    if ((await states()).every((s) => s === "confirmed")) break;
+  expect(await states()).toEqual(["confirmed", "confirmed", "confirmed"]);
+  for (const p of payments) expect(await usesOf(chain, p.buyer.address, p.authorization.nonce)).toHaveLength(1);
+  await answers;
 });

@@ -63,7 +63,8 @@ export function createSettlementRuns(o: {
     for (;;) {
       const running = inFlight.get(id);
       if (running) return running;
-      if (await takenElsewhere(id)) return undefined;
+      // Stopping: nothing new starts; the row stays where it is for the next worker.
+      if (closed || (await takenElsewhere(id))) return undefined;
       if (inFlight.size < o.maxInFlight) return start(id);
       await new Promise<void>((r) => slotWaiters.push(r));
     }
@@ -119,6 +120,7 @@ export function createSettlementRuns(o: {
     },
     async close() {
       closed = true;
+      for (const wake of slotWaiters.splice(0)) wake();
       clearInterval(alive);
       await unlisten?.().catch(() => undefined);
       await o.redis.del(aliveKey(o.owner)).catch(() => undefined);
