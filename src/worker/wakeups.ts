@@ -122,8 +122,11 @@ export function createSettlementRuns(o: {
       closed = true;
       for (const wake of slotWaiters.splice(0)) wake();
       clearInterval(alive);
-      await unlisten?.().catch(() => undefined);
-      await o.redis.del(aliveKey(o.owner)).catch(() => undefined);
+      // Bounded: with the database away the UNLISTEN would wait for a connection.
+      await Promise.race([unlisten?.().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      // Not awaited: with Redis away the command would wait for its return (the connection
+      // queues offline); the key lapses by itself.
+      void o.redis.del(aliveKey(o.owner)).catch(() => undefined);
       // Runs end soon once the worker is stopping (everything they did is stored).
       await Promise.allSettled([...inFlight.values()]);
     },
