@@ -12,6 +12,7 @@ import { startTestChain, type TestChain } from "./support/chain.js";
 import { usesOf } from "./support/chain-facts.js";
 import { startFacilitator, type TestFacilitator } from "./support/facilitator.js";
 import { fundedPayment } from "./support/payments.js";
+import { startPrivatePostgres } from "./support/private-postgres.js";
 
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
 const PRICE = 10_000n;
@@ -95,4 +96,29 @@ it("a worker stopping while settlements wait for a free slot starts none of them
   expect(await states()).toEqual(["confirmed", "confirmed", "confirmed"]);
   for (const p of payments) expect(await usesOf(chain, p.buyer.address, p.authorization.nonce)).toHaveLength(1);
   await answers;
+});
+
+it("after the database restarts, the worker hears new settlements again (its LISTEN comes back)", async () => {
+  const pg = await startPrivatePostgres();
+  try {
+    await fac.close();
+    fac = await startFacilitator(chain, { DATABASE_URL: pg.url, SETTLE_WAIT_MS: "10000", SETTLE_MAX_WAIT_MS: "10000" }, { worker: false });
+    // Only the notification can bring settlements to this worker (another queue prefix, no sweep).
+    await fac.startWorker({ QUEUE_PREFIX: `${fac.env.QUEUE_PREFIX}-elsewhere` }, NO_SWEEP);
+    const before = await fundedPayment(chain, { payTo, value: PRICE });
+    expect((await fac.settle(before.body)).json).toMatchObject({ success: true });
+
+    await pg.stop();
+    await pg.start();
+    const after = await fundedPayment(chain, { payTo, value: PRICE });
+    let answer = await fac.settle(after.body);
+    // The api may still be reconnecting: a 503 claims nothing, and the same payment is sent again.
+    for (const end = Date.now() + 15_000; answer.status === 503 && Date.now() < end; answer = await fac.settle(after.body))
+      await new Promise((r) => setTimeout(r, 250));
+    expect(answer.json).toMatchObject({ success: true });
+    expect(await usesOf(chain, after.buyer.address, after.authorization.nonce)).toEqual([answer.json.transaction]);
+  } finally {
+    await fac.close();
+    await pg.destroy();
+  }
 });

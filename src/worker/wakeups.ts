@@ -6,9 +6,9 @@
 // fast way missed (a notification lost while the connection was down, a worker not running, a
 // crash, a settlement sent back to the queue by a later step).
 //
-// With several workers each hears every notification: one takes the settlement (a Redis key
-// naming it, set only if absent), and the others leave it alone, and their BullMQ job for it
-// too while the taker is alive. Without Redis nothing is taken on the fast way and BullMQ, back
+// With several workers each hears every notification and the BullMQ job lands on one of them:
+// whichever way reaches a worker first takes the settlement (a Redis key naming it, set only if
+// absent), and the others leave it alone while the taker is alive. Without Redis nothing is taken on the fast way and BullMQ, back
 // with Redis, brings everything; a settlement advanced twice stays exactly once (every
 // transition is a compare-and-set), it only costs work.
 import type { Redis } from "ioredis";
@@ -64,20 +64,28 @@ export function createSettlementRuns(o: {
       const running = inFlight.get(id);
       if (running) return running;
       // Stopping: nothing new starts; the row stays where it is for the next worker.
-      if (closed || (await takenElsewhere(id))) return undefined;
+      if (closed || !(await takeForQueue(id))) return undefined;
       if (inFlight.size < o.maxInFlight) return start(id);
       await new Promise<void>((r) => slotWaiters.push(r));
     }
   }
 
-  /** True when another live worker took it on its fast way (Redis trouble: false, settle it here). */
-  async function takenElsewhere(id: string): Promise<boolean> {
-    if (o.fast === false) return false;
+  /**
+   * Takes the settlement for a BullMQ job, as the fast way does, unless another live worker holds
+   * it (then false). A take left by a worker that is gone passes to this one; Redis trouble: true,
+   * settle it here.
+   */
+  async function takeForQueue(id: string): Promise<boolean> {
+    if (o.fast === false) return true;
     try {
+      if ((await o.redis.set(takeKey(id), o.owner, "PX", TAKE_MS, "NX")) === "OK") return true;
       const holder = await o.redis.get(takeKey(id));
-      return !!holder && holder !== o.owner && (await o.redis.exists(aliveKey(holder))) === 1;
+      if (!holder || holder === o.owner) return true;
+      if ((await o.redis.exists(aliveKey(holder))) === 1) return false;
+      await o.redis.set(takeKey(id), o.owner, "PX", TAKE_MS);
+      return true;
     } catch {
-      return false;
+      return true;
     }
   }
 
