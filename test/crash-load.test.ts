@@ -14,6 +14,7 @@ import { now, signAuthorization, v2Body } from "./support/payments.js";
 import { peekJobs } from "./support/queue-peek.js";
 import { auditRelayer, relayerProblems } from "./support/relayer-audit.js";
 import { tail } from "./support/processes.js";
+import { baseSepoliaFile } from "./support/networks-file.js";
 import {
   expectKilledBySigkill,
   expectPending,
@@ -167,7 +168,12 @@ describe("400 concurrent settlements through a worker SIGKILL", () => {
         // 2. The worker that will die takes the 400 in flight at once and kills itself right after
         // its first signing group commit: a started worker signs the first arrival alone, a backlog
         // is what makes many settlements share that commit.
-        const faulty = lab.spawn({ FAULT_POINT: "after_signed_commit" });
+        // The workers' fee-bump clock is set far off: it runs from when the dying worker signed,
+        // and on a loaded machine the fresh worker can come up after the default 30 s, when it
+        // would rightly replace the stored transactions with higher fees (a mechanism of its own,
+        // tested in tx-manager.test.ts). Here what must land is what was stored before the kill.
+        const workerEnv = { NETWORKS_FILE: baseSepoliaFile(chain, { replaceAfterSeconds: 600 }) };
+        const faulty = lab.spawn({ ...workerEnv, FAULT_POINT: "after_signed_commit" });
         // With a backlog waiting it may take jobs (and die) before it logs that it is up; how it
         // ended is what expectKilledBySigkill judges.
         await faulty.ready(60_000).catch(() => undefined);
@@ -190,7 +196,7 @@ describe("400 concurrent settlements through a worker SIGKILL", () => {
         console.log(`crash-load: at the SIGKILL ${JSON.stringify(crashedCounts)} (signed and not broadcast: ${signedAtCrash.length})`);
 
         // 3. A fresh worker; every payment's /settle is retried until it is answered for good.
-        const fresh = lab.spawn();
+        const fresh = lab.spawn(workerEnv);
         await fresh.ready(60_000);
         const recoveryStart = Date.now();
         const deadline = recoveryStart + RECOVERY_DEADLINE_MS;
