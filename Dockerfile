@@ -60,5 +60,6 @@ COPY package.json ./
 COPY migrations ./migrations
 USER node
 EXPOSE 4021
-ENTRYPOINT ["node", "dist/main.js"]
+# The V8 heap settings of src/runtime/node-flags.ts (test/unit/node-flags.test.ts checks they match).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=40", "dist/main.js"]
 CMD ["all"]

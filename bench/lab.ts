@@ -2,6 +2,7 @@
 // process of its own so they are measured the same way.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, readdirSync, readFileSync } from "node:fs";
+import { NODE_FLAGS } from "../src/runtime/node-flags.js";
 export { freePort } from "../src/devnet/anvil.js";
 
 export interface Proc {
@@ -16,7 +17,10 @@ export interface Proc {
 export function startProcess(args: string[], env: Record<string, string>, nodeFlags: string[] = []): Proc {
   // Compiled JavaScript (dist/) runs as production does; TypeScript goes through tsx.
   const loader = args[0]!.endsWith(".js") ? [] : ["--import", "tsx"];
-  const child = spawn(process.execPath, [...nodeFlags, ...loader, ...args], {
+  // Ours runs with the heap settings its start scripts give it; flags given here come after
+  // them and win (BENCH_NODE_FLAGS).
+  const production = args[0] === OUR_MAIN ? NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...production, ...nodeFlags, ...loader, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

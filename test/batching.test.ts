@@ -11,6 +11,8 @@ import { relayerNonce, usesOf } from "./support/chain-facts.js";
 import { startFacilitator } from "./support/facilitator.js";
 import { useLab } from "./support/lab.js";
 import { fundedPayment, signAuthorization, v2Body } from "./support/payments.js";
+import { startRpcProxy } from "./support/rpc-proxy.js";
+import { GAS_PROBE_ADDRESS } from "../src/evm/gas-probe.js";
 
 const relayer = privateKeyToAccount(ANVIL_KEYS[0]).address;
 const payTo = privateKeyToAccount(ANVIL_KEYS[3]).address;
@@ -77,6 +79,35 @@ it("several authorizations settle in one Multicall3 transaction, each proven by 
       transaction: hash,
       network: "eip155:84532",
     });
+  }
+});
+
+it("with a node that ignores state overrides a batch is priced by an eth_call and an estimate, and the probe is not asked again", async () => {
+  const first = await Promise.all(Array.from({ length: 3 }, () => fundedPayment(lab.chain, { payTo, value: PRICE })));
+  const second = await Promise.all(Array.from({ length: 3 }, () => fundedPayment(lab.chain, { payTo, value: PRICE })));
+  await claimAll(first.map((p) => p.body));
+  const proxy = await startRpcProxy(lab.chain.rpcUrl);
+  proxy.dropStateOverrides = true;
+  try {
+    await lab.fac!.startWorker({ RPC_URL_BASE_SEPOLIA: proxy.url });
+    const settled = (n: number) => (r: { state: string }[]) => r.length === n && r.every((x) => x.state === "confirmed");
+    let rows = await rowsUntil(settled(3));
+    expect(rows.map((r: { state: string }) => r.state)).toEqual(Array(3).fill("confirmed"));
+    expect(new Set(rows.map((r: { transaction: string }) => r.transaction)).size).toBe(1);
+    // More after the refusal: settled without asking the probe again.
+    await Promise.all(second.map((p) => lab.fac!.settle(p.body)));
+    rows = await rowsUntil(settled(6));
+    expect(rows.map((r: { state: string }) => r.state)).toEqual(Array(6).fill("confirmed"));
+    const probed = proxy.calls.filter(
+      (c) => c.method === "eth_call" && (c.params[0] as { to?: string }).to?.toLowerCase() === GAS_PROBE_ADDRESS,
+    );
+    expect(probed).toHaveLength(1);
+    expect(proxy.calls.some((c) => c.method === "eth_estimateGas")).toBe(true);
+    for (const p of [...first, ...second]) expect(await usesOf(lab.chain, p.buyer.address, p.authorization.nonce)).toHaveLength(1);
+  } finally {
+    await lab.fac?.close();
+    lab.fac = undefined;
+    await proxy.close();
   }
 });
 

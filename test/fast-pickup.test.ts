@@ -109,7 +109,23 @@ it("after the database restarts, the worker hears new settlements again (its LIS
     expect((await fac.settle(before.body)).json).toMatchObject({ success: true });
 
     await pg.stop();
+    // Down long enough that the driver's first attempt to LISTEN again meets a closed port.
+    await new Promise((r) => setTimeout(r, 2_000));
     await pg.start();
+    // A notification sent before a LISTEN is back is lost to it by nature (this worker has no
+    // other way in): the payment comes once both the api's and the worker's LISTEN are back
+    // (the listener is registered before its LISTEN is sent). Never back: the answer stays pending.
+    const listening = async () => {
+      try {
+        const [row] = await fac.sql<
+          { n: number }[]
+        >`select count(*)::int as n from pg_stat_activity where query ilike 'listen %settlement_changed%' and state = 'idle'`;
+        return row!.n;
+      } catch {
+        return 0; // still reconnecting
+      }
+    };
+    for (const end = Date.now() + 15_000; (await listening()) < 2 && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
     const after = await fundedPayment(chain, { payTo, value: PRICE });
     let answer = await fac.settle(after.body);
     // The api may still be reconnecting: a 503 claims nothing, and the same payment is sent again.

@@ -2,7 +2,8 @@
 // anvil with the real USDC: the committed probe code is its source compiled; a group's figures
 // are enough for each transfer sent on its own (sent with exactly that limit, each lands) and
 // stay close to the node's own estimate; a transfer that would fail gets no figure; a node that
-// does not apply state overrides gets no figures, and is not asked again for a while.
+// does not apply state overrides gets no figures, and is not asked again for a while; one that
+// cannot be reached fails like any RPC call and is asked again.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import pino from "pino";
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANVIL_KEYS } from "../src/devnet/anvil.js";
 import { GAS_PROBE_CODE } from "../src/evm/gas-probe.js";
 import { transferCalldata } from "../src/evm/payment-reads.js";
-import { createGasProber } from "../src/worker/gas-prober.js";
+import { createGasProber, createProbeSupport } from "../src/worker/gas-prober.js";
 import { startTestChain, type TestChain } from "./support/chain.js";
 import { signAuthorization } from "./support/payments.js";
 import { startRpcProxy, type RpcProxy } from "./support/rpc-proxy.js";
@@ -82,8 +83,8 @@ describe("a group probed in one eth_call", () => {
     asks.push(await transfer({ payTo: privateKeyToAccount(generatePrivateKey()).address }));
     const estimates = await Promise.all(asks.map((a) => chain.client.estimateGas({ account: relayer.address, ...a.call })));
     const before = proxy.calls.length;
-    const probe = createGasProber(() => chain.client, quiet);
-    const viaProxy = createGasProber(() => proxyClient(), quiet);
+    const probe = createGasProber(() => chain.client, createProbeSupport(quiet));
+    const viaProxy = createGasProber(() => proxyClient(), createProbeSupport(quiet));
     const [direct, proxied] = await Promise.all([
       Promise.all(asks.map((a) => probe(chain.chainId, a))),
       Promise.all(asks.map((a) => viaProxy(chain.chainId, a))),
@@ -113,7 +114,7 @@ describe("a group probed in one eth_call", () => {
     const good = await transfer();
     const unfunded = await transfer({ funded: false });
     const alsoGood = await transfer();
-    const probe = createGasProber(() => chain.client, quiet);
+    const probe = createGasProber(() => chain.client, createProbeSupport(quiet));
     const [a, b, c] = await Promise.all([good, unfunded, alsoGood].map((t) => probe(chain.chainId, t)));
     expect(a).toBeGreaterThan(50_000n);
     expect(b).toBeUndefined();
@@ -123,7 +124,7 @@ describe("a group probed in one eth_call", () => {
   it("a node that does not apply state overrides gets no figures, and is not asked again for a while", async () => {
     proxy.dropStateOverrides = true;
     try {
-      const probe = createGasProber(() => proxyClient(), quiet);
+      const probe = createGasProber(() => proxyClient(), createProbeSupport(quiet));
       const asks = await Promise.all([transfer(), transfer()]);
       expect(await Promise.all(asks.map((a) => probe(chain.chainId, a)))).toEqual([undefined, undefined]);
       const before = proxy.calls.length;
@@ -132,6 +133,18 @@ describe("a group probed in one eth_call", () => {
     } finally {
       proxy.dropStateOverrides = false;
     }
+  });
+
+  it("a node that cannot be reached is an RPC failure to retry, not a refusal: the probe is asked again once it answers", async () => {
+    const probe = createGasProber(() => proxyClient(), createProbeSupport(quiet));
+    const ask = await transfer();
+    proxy.mode = "down";
+    try {
+      await expect(probe(chain.chainId, ask)).rejects.toThrow();
+    } finally {
+      proxy.mode = "ok";
+    }
+    expect(await probe(chain.chainId, ask)).toBeGreaterThan(50_000n);
   });
 });
 

@@ -14,6 +14,7 @@ import { calldataGas, probeGas, STORAGE_FLIP_GAS, TX_BASE_GAS } from "../evm/gas
 import { aggregate3Successes } from "../evm/multicall.js";
 import { isRevert } from "../evm/payment-reads.js";
 import { batchCall } from "./batch-call.js";
+import type { ProbeSupport } from "./gas-prober.js";
 import type { SettleContext } from "./settle-context.js";
 
 export interface LaneRequest {
@@ -39,7 +40,7 @@ const BATCH_LINGER_MS = 25;
 /** Headroom over an estimate: a 1271 wallet's check may cost more at inclusion time. */
 const withHeadroom = (gas: bigint) => (gas * 5n) / 4n + 10_000n;
 
-export function createLaneSigner(ctx: SettleContext) {
+export function createLaneSigner(ctx: SettleContext, probes: ProbeSupport) {
   const batchMax = Math.max(1, ctx.batchMax ?? 1);
 
   function itemFor(group: LaneRequest[]): SignItem {
@@ -89,16 +90,18 @@ export function createLaneSigner(ctx: SettleContext) {
    * out of gas alone, and that member goes back in line (receipts.ts).
    */
   async function simulateBatch(group: LaneRequest[]): Promise<{ going: LaneRequest[]; limit: bigint; alone: LaneRequest[] }> {
-    const client = ctx.clientFor(group[0]!.relayer.chainId);
+    const chainId = group[0]!.relayer.chainId;
+    // A node that does not run the probe (no state overrides): an eth_call and an estimate.
+    if (!probes.usable(chainId)) return estimateBatch(group);
     const call = batchCall(
       ctx.methods,
       group.map((r) => r.row),
     );
     let probed: Awaited<ReturnType<typeof probeGas>>;
     try {
-      probed = await probeGas(client, group[0]!.account.address, [call]);
-    } catch {
-      // A node that does not run the probe (no state overrides): an eth_call and an estimate.
+      probed = await probeGas(ctx.clientFor(chainId), group[0]!.account.address, [call]);
+    } catch (err) {
+      probes.failed(chainId, err);
       return estimateBatch(group);
     }
     const ok = probed.used[0] ? aggregate3Successes(probed.results[0]!, group.length) : undefined;

@@ -12,7 +12,7 @@ import { VALID_BEFORE_MARGIN_S } from "../schemes/scheme.js";
 import { Reason } from "../x402/reasons.js";
 import { ALONE, createLaneSigner } from "./lane-signer.js";
 import { createFeeCache, initialFees } from "./fees.js";
-import { createGasProber } from "./gas-prober.js";
+import { createGasProber, createProbeSupport } from "./gas-prober.js";
 import type { SettleContext } from "./settle-context.js";
 
 /** Thrown when this worker holds no usable relayer lane for the chain: the job is retried. */
@@ -22,8 +22,10 @@ export function createSigning(ctx: SettleContext) {
   const { repo, logger, sideOf, fault, effectiveSignature, spentOr } = ctx;
   const deps = ctx;
   const marketFees = createFeeCache();
-  const signOnLane = createLaneSigner(ctx);
-  const probe = createGasProber(ctx.clientFor, logger);
+  // The single and the batch re-simulations judge the node's support of the probe together.
+  const probes = createProbeSupport(logger);
+  const signOnLane = createLaneSigner(ctx, probes);
+  const probe = createGasProber(ctx.clientFor, probes);
 
   /** Why the chain refuses the transfer right now, as a terminal outcome for the row. */
   async function refusal(row: SettlementRow, client: PublicClient, signature: ClassifiedSignature, searchFromBlock: bigint) {

@@ -21,6 +21,19 @@ const TAKE_MS = 30_000;
 /** A worker's sign of life, renewed at a third of it. */
 const ALIVE_MS = 6_000;
 
+/**
+ * takeForQueue in one atomic step: taken when the key is free, already ours, or left by a worker
+ * whose alive key is gone (1); left alone when a live worker holds it (0). KEYS[1] the take key;
+ * ARGV: owner, lapse in ms, the alive keys' prefix.
+ */
+const TAKE_FOR_QUEUE = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. holder) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+type TakingRedis = Redis & { x402TakeForQueue(key: string, owner: string, ms: number, alivePrefix: string): Promise<number> };
+
 export interface SettlementRuns {
   /** BullMQ's way in: joins this process's run of the settlement, or starts one when a slot is free. */
   fromQueue(id: string): Promise<string | undefined>;
@@ -46,6 +59,7 @@ export function createSettlementRuns(o: {
   const slotWaiters: (() => void)[] = [];
   const takeKey = (id: string) => `${o.prefix}:take:${id}`;
   const aliveKey = (owner: string) => `${o.prefix}:alive:${owner}`;
+  if (!("x402TakeForQueue" in o.redis)) o.redis.defineCommand("x402TakeForQueue", { numberOfKeys: 1, lua: TAKE_FOR_QUEUE });
   let heard: string[] = [];
   let unlisten: (() => Promise<void>) | undefined;
   let closed = false;
@@ -78,12 +92,7 @@ export function createSettlementRuns(o: {
   async function takeForQueue(id: string): Promise<boolean> {
     if (o.fast === false) return true;
     try {
-      if ((await o.redis.set(takeKey(id), o.owner, "PX", TAKE_MS, "NX")) === "OK") return true;
-      const holder = await o.redis.get(takeKey(id));
-      if (!holder || holder === o.owner) return true;
-      if ((await o.redis.exists(aliveKey(holder))) === 1) return false;
-      await o.redis.set(takeKey(id), o.owner, "PX", TAKE_MS);
-      return true;
+      return (await (o.redis as TakingRedis).x402TakeForQueue(takeKey(id), o.owner, TAKE_MS, aliveKey(""))) === 1;
     } catch {
       return true;
     }
