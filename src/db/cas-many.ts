@@ -57,7 +57,7 @@ const STATEMENT = `
   SELECT moved.*, pg_notify('settlement_changed', moved.id::text || ' ' || moved.state) AS cas_notified FROM moved`;
 const [BEFORE_JSON, AFTER_JSON] = STATEMENT.split("$json") as [string, string];
 
-const jsonValue = (v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Date ? v.toISOString() : v);
+export const jsonValue = (v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Date ? v.toISOString() : v);
 
 /** A settlement row as the database returned it (column names), as drizzle would map it. */
 export function rowFromDb(raw: Record<string, unknown>): Row {

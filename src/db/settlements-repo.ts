@@ -7,6 +7,7 @@ import { guardDb } from "./ledger.js";
 import { lockLane } from "./relayer-lanes.js";
 import { eventFor, writeEvent, writeEvents } from "../webhooks/outbox.js";
 import { casMany } from "./cas-many.js";
+import { insertSettlements } from "./insert-settlements.js";
 import { oncePerHash, storedTxColumns } from "./stored-txs.js";
 import { relayerNonces, settlementEvents, settlements, settlementTxs, type PaymentKey, type SettlementState } from "./schema.js";
 
@@ -101,11 +102,10 @@ export function createSettlementsRepo(db: Db) {
       return guardDb("claim", () =>
         retryOnDeadlock(() =>
           db.transaction(async (tx) => {
-            const inserted = await tx
-              .insert(settlements)
-              .values(sorted.map((v) => (v.state === "queued" ? { ...v, version: 1 } : v)))
-              .onConflictDoNothing()
-              .returning();
+            const inserted = await insertSettlements(
+              tx,
+              sorted.map((v) => (v.state === "queued" ? { ...v, version: 1 } : v)),
+            );
             if (inserted.length) {
               await Promise.all([
                 tx.insert(settlementEvents).values(
