@@ -3,7 +3,7 @@
 // (defaults, numerics, bigints, jsonb, an explicit null), and a payment key already held inserts
 // nothing.
 import { randomBytes } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { connectDatabase, type Database } from "../src/db/client.js";
 import { insertSettlements } from "../src/db/insert-settlements.js";
@@ -63,6 +63,11 @@ it("stores each row as the query builder's insert does", async () => {
     const [mine] = await insertSettlements(database.db, [v]);
     const [theirs] = await database.db.insert(settlements).values(other).returning();
     expect(comparable(mine!)).toEqual(comparable(theirs!));
+    // What JavaScript cannot tell apart: SQL NULL and a JSON null in a jsonb column.
+    const nulls = (await database.db.execute(
+      sql`select id, payload is null as "none" from settlements where id in (${mine!.id}, ${theirs!.id})`,
+    )) as unknown as { none: boolean }[];
+    expect(nulls[0]!.none).toBe(nulls[1]!.none);
     // And as read back through the query builder.
     const [stored] = await database.db.select().from(settlements).where(eq(settlements.id, mine!.id));
     expect(stored).toEqual(mine);
