@@ -6,7 +6,7 @@
 // Beside what the facilitator answered, the chain is asked what happened: authorizations used
 // (and none twice), relayer transactions mined, reverted, gas. Prints a table and appends a JSON
 // line (scenario: "settlement") to bench/results.jsonl. The one-key and batching rows run in
-// alternating rounds (BENCH_SETTLE_ROUNDS, 3) and each reports its median round.
+// alternating rounds (BENCH_SETTLE_ROUNDS, 5) and each reports its median round.
 import { appendFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { createPublicClient, http, type Hex } from "viem";
@@ -23,7 +23,7 @@ const IN_FLIGHT = Number(env.BENCH_SETTLE_INFLIGHT ?? 400);
 const BATCH_MAX = Number(env.BENCH_SETTLE_BATCH_MAX ?? 25);
 const ROWS = (env.BENCH_SETTLE_ROWS ?? "one-key,two-keys,batching,official").split(",").map((s) => s.trim());
 /** Rounds of the one-key and batching rows (alternating); each reports its median round. */
-const ROUNDS = Math.max(1, Number(env.BENCH_SETTLE_ROUNDS ?? 3));
+const ROUNDS = Math.max(1, Number(env.BENCH_SETTLE_ROUNDS ?? 5));
 
 /** The README's recommended worker and api settings for a busy single key (none beyond the defaults). */
 export const RECOMMENDED: Record<string, string> = {};
