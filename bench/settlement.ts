@@ -20,7 +20,7 @@ import { settleLoad, type SettleLoadFigures } from "./settle-client.js";
 const env = process.env;
 const PAYMENTS = Number(env.BENCH_SETTLE_PAYMENTS ?? 1000);
 const IN_FLIGHT = Number(env.BENCH_SETTLE_INFLIGHT ?? 400);
-const BATCH_MAX = Number(env.BENCH_SETTLE_BATCH_MAX ?? 25);
+const BATCH_MAX = Number(env.BENCH_SETTLE_BATCH_MAX ?? 10);
 const ROWS = (env.BENCH_SETTLE_ROWS ?? "one-key,two-keys,batching,official").split(",").map((s) => s.trim());
 /** Rounds of the one-key and batching rows (alternating); each reports its median round. */
 const ROUNDS = Math.max(1, Number(env.BENCH_SETTLE_ROUNDS ?? 5));
