@@ -8,8 +8,8 @@
 //
 // With several workers each hears every notification and the BullMQ job lands on one of them:
 // whichever way reaches a worker first takes the settlement (a Redis key naming it, set only if
-// absent), and the others leave it alone while the taker is alive. Without Redis nothing is taken on the fast way and BullMQ, back
-// with Redis, brings everything; a settlement advanced twice stays exactly once (every
+// absent), and the others leave it alone while the taker is alive. Without Redis nothing is
+// taken on the fast way and BullMQ, back with Redis, brings everything; a settlement advanced twice stays exactly once (every
 // transition is a compare-and-set), it only costs work.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
